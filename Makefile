@@ -1,0 +1,105 @@
+# Pat's build.
+#
+#   make                 build build/pat
+#   make test            install dependencies, build, run every unit and integration test
+#   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make run             install dependencies, build and start `pat serve`
+#   make clean           remove build/
+#
+# Every .c file under the module folders is compiled into one static library, build/libpat.a;
+# cli/main.c links it into build/pat, and each tests/{unit,integration}/test_*.c becomes one
+# cmocka test program linked against it. Adding a source or a test needs no edit here.
+# Compiler flags for system libraries come from pkg-config (PKGS); header dependencies are
+# tracked with -MMD so that incremental builds are right.
+
+.DEFAULT_GOAL := all
+.SUFFIXES:
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+VERSION  := 0.1.0
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/sanitize
+else
+BUILD    ?= build
+endif
+
+CC       ?= cc
+# System libraries linked into pat (pkg-config names). TEST_PKGS are added for test programs.
+PKGS      = inih
+TEST_PKGS = cmocka
+
+GIT_REV  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS) -MMD -MP \
+	-DPAT_VERSION='"$(VERSION)"' -DPAT_GIT_REV='"$(GIT_REV)"'
+ALL_LDFLAGS = $(LDFLAGS)
+ifeq ($(SANITIZE),1)
+ALL_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ALL_LDFLAGS += -fsanitize=address,undefined
+endif
+
+MODULES   := lib consensus node compliance ml gateway cli
+LIB_SRCS  := $(filter-out cli/main.c,$(wildcard $(addsuffix /*.c,$(MODULES))))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TLIB_SRCS := $(wildcard tests/lib/*.c)
+TLIB_OBJS := $(TLIB_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
+INTEG_BINS:= $(patsubst %.c,$(BUILD)/%,$(wildcard tests/integration/test_*.c))
+TEST_BINS := $(UNIT_BINS) $(INTEG_BINS)
+
+# Compiler and linker flags of the system libraries, computed once per build directory after
+# the dependency installer has run (so that a fresh machine gets its packages first).
+FLAGS_MK := $(BUILD)/flags.mk
+ifeq ($(filter clean distclean help,$(MAKECMDGOALS)),)
+-include $(FLAGS_MK)
+endif
+$(FLAGS_MK): Makefile deploy/install-deps.sh
+	@deploy/install-deps.sh
+	@mkdir -p $(@D)
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS) $(TEST_PKGS))"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
+	   echo "TEST_LIBS := $$(pkg-config --libs $(TEST_PKGS))"; } > $@.tmp && mv $@.tmp $@
+
+.PHONY: all deps test run clean check-layers help
+
+all: $(BUILD)/pat
+
+deps:
+	@deploy/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_MK)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libpat.a: $(LIB_OBJS)
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/pat: $(BUILD)/obj/cli/main.o $(BUILD)/libpat.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libpat.a $(PKG_LIBS) -lpthread -lm
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TLIB_OBJS) $(BUILD)/libpat.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TLIB_OBJS) $(BUILD)/libpat.a $(PKG_LIBS) $(TEST_LIBS) -lpthread -lm
+
+check-layers:
+	@tests/check-layers.sh
+
+test: deps $(BUILD)/pat $(TEST_BINS) check-layers
+	@PAT_BIN=$(CURDIR)/$(BUILD)/pat PAT_SOURCE_DIR=$(CURDIR) SANITIZE=$(SANITIZE) \
+		tests/run-tests.sh $(TEST_BINS)
+
+run: deps $(BUILD)/pat
+	$(BUILD)/pat serve $(ARGS)
+
+clean:
+	rm -rf build
+
+help:
+	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
+
+-include $(LIB_OBJS:.o=.d) $(TLIB_OBJS:.o=.d) $(BUILD)/obj/cli/main.d $(TEST_BINS:$(BUILD)/%=$(BUILD)/obj/%.d)

@@ -1,0 +1,102 @@
+#!/bin/sh
+# install-deps.sh: install every Debian package Pat needs to build, run and test.
+#
+# This file is the single list of Pat's system dependencies: `make`, `make test`, `make run` and
+# CI all call it, and a subsystem that needs a new package adds it here and nowhere else.
+#
+#   deploy/install-deps.sh           install whatever is missing (apt-get update only if needed)
+#   deploy/install-deps.sh --check   list what is missing; exit 1 if anything is, 0 if not
+#   deploy/install-deps.sh --list    print the package list, one per line
+#
+# It is idempotent: when every package is present it prints nothing and touches nothing.
+# Installing needs root (or password-less sudo); without either it names what is missing and
+# exits 1.
+set -eu
+
+PACKAGES="
+build-essential
+pkg-config
+libdqlite-dev
+libraft-dev
+libuv1-dev
+libssl-dev
+libcurl4-openssl-dev
+libmsgpack-dev
+libcmocka-dev
+libsqlite3-dev
+libgmime-3.0-dev
+libjansson-dev
+libzstd-dev
+libinih-dev
+"
+# PAT_EXTRA_PACKAGES lets a packager or a test add names to the list for one run.
+PACKAGES="$PACKAGES ${PAT_EXTRA_PACKAGES:-}"
+
+me=install-deps.sh
+
+missing_packages() {
+	for p in $PACKAGES; do
+		s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+		[ "$s" = installed ] || printf '%s\n' "$p"
+	done
+}
+
+mode=install
+case "${1:-}" in
+"") ;;
+--check) mode=check ;;
+--list) mode=list ;;
+-h|--help)
+	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0 ;;
+*)
+	echo "$me: unknown option '$1' (expected --check, --list or --help)" >&2
+	exit 2 ;;
+esac
+
+if [ "$mode" = list ]; then
+	for p in $PACKAGES; do printf '%s\n' "$p"; done
+	exit 0
+fi
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	echo "$me: dpkg-query not found: Pat's installer supports Debian 12 (bookworm) and its derivatives" >&2
+	exit 1
+fi
+
+missing=$(missing_packages | tr '\n' ' ' | sed 's/ *$//')
+[ -z "$missing" ] && exit 0
+
+if [ "$mode" = check ]; then
+	echo "$me: missing: $missing"
+	exit 1
+fi
+
+if [ "$(id -u)" = 0 ]; then
+	as=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+	as="sudo -n"
+else
+	echo "$me: cannot install the missing packages ($missing): this needs root or password-less sudo." >&2
+	echo "$me: run it as root, or ask an administrator to run: apt-get install $missing" >&2
+	exit 1
+fi
+
+echo "$me: installing: $missing"
+export DEBIAN_FRONTEND=noninteractive
+# The package lists are refreshed only because something is missing.
+if ! $as apt-get update -qq; then
+	echo "$me: apt-get update failed; check the network and /etc/apt/sources.list" >&2
+	exit 1
+fi
+# shellcheck disable=SC2086
+if ! $as apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
+	echo "$me: apt-get install failed for: $missing" >&2
+	exit 1
+fi
+still=$(missing_packages | tr '\n' ' ' | sed 's/ *$//')
+if [ -n "$still" ]; then
+	echo "$me: still missing after install: $still" >&2
+	exit 1
+fi
+echo "$me: done"
