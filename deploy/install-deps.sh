@@ -7,7 +7,9 @@
 #   deploy/install-deps.sh           install whatever is missing (apt-get update only if needed)
 #   deploy/install-deps.sh --check   list what is missing; exit 1 if anything is, 0 if not
 #   deploy/install-deps.sh --list    print the package list, one per line
+#   deploy/install-deps.sh --with bench ...   also the packages of an optional group
 #
+# Optional groups: bench (the peers and tools `make bench` measures against).
 # It is idempotent: when every package is present it prints nothing and touches nothing.
 # Installing needs root (or password-less sudo); without either it names what is missing and
 # exits 1.
@@ -29,6 +31,10 @@ libjansson-dev
 libzstd-dev
 libinih-dev
 "
+# Optional groups, installed only when asked for with --with GROUP.
+PACKAGES_BENCH="
+python3
+"
 # PAT_EXTRA_PACKAGES lets a packager or a test add names to the list for one run.
 PACKAGES="$PACKAGES ${PAT_EXTRA_PACKAGES:-}"
 
@@ -42,17 +48,26 @@ missing_packages() {
 }
 
 mode=install
-case "${1:-}" in
-"") ;;
---check) mode=check ;;
---list) mode=list ;;
--h|--help)
-	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
-	exit 0 ;;
-*)
-	echo "$me: unknown option '$1' (expected --check, --list or --help)" >&2
-	exit 2 ;;
-esac
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--check) mode=check ;;
+	--list) mode=list ;;
+	--with)
+		case "${2:-}" in
+		bench) PACKAGES="$PACKAGES $PACKAGES_BENCH" ;;
+		"") echo "$me: --with needs a group name (bench)" >&2; exit 2 ;;
+		*) echo "$me: unknown group '$2' (expected bench)" >&2; exit 2 ;;
+		esac
+		shift ;;
+	-h|--help)
+		sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0 ;;
+	*)
+		echo "$me: unknown option '$1' (expected --check, --list, --with GROUP or --help)" >&2
+		exit 2 ;;
+	esac
+	shift
+done
 
 if [ "$mode" = list ]; then
 	for p in $PACKAGES; do printf '%s\n' "$p"; done
