@@ -30,11 +30,9 @@ CC       ?= cc
 PKGS      = inih
 TEST_PKGS = cmocka
 
-GIT_REV  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-zero-length
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS) -MMD -MP \
-	-DPAT_VERSION='"$(VERSION)"' -DPAT_GIT_REV='"$(GIT_REV)"'
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS)
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -63,7 +61,17 @@ $(FLAGS_MK): Makefile deploy/install-deps.sh
 	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
 	   echo "TEST_LIBS := $$(pkg-config --libs $(TEST_PKGS))"; } > $@.tmp && mv $@.tmp $@
 
-.PHONY: all deps test run clean check-layers help
+.PHONY: all deps test run clean check-layers help FORCE
+
+# The commit pat was built from, for `pat version`: the stamp changes only when HEAD does,
+# so that only version.o is rebuilt.
+REV_STAMP := $(BUILD)/gen/git-rev
+$(REV_STAMP): FORCE
+	@mkdir -p $(@D)
+	@rev=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	 [ -f $@ ] && [ "$$(cat $@)" = "$$rev" ] || echo "$$rev" > $@
+$(BUILD)/obj/cli/version.o: $(REV_STAMP)
+$(BUILD)/obj/cli/version.o: ALL_CFLAGS += -DPAT_VERSION='"$(VERSION)"' -DPAT_GIT_REV='"$(shell cat $(REV_STAMP) 2>/dev/null)"'
 
 all: $(BUILD)/pat
 

@@ -60,7 +60,7 @@ while [ $# -gt 0 ]; do
 		esac
 		shift ;;
 	-h|--help)
-		sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	*)
 		echo "$me: unknown option '$1' (expected --check, --list, --with GROUP or --help)" >&2

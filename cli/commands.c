@@ -1,0 +1,63 @@
+/* commands: the table of `pat` subcommands, with their options and help text. A subcommand
+ * whose run is NULL is not part of this build: `pat help` marks it and running it says so. */
+#include <stddef.h>
+
+#include "cli/cli.h"
+
+static const struct cli_option config_options[] = {
+	{ "--role", "ROLE", NULL, "also check what ROLE needs: node, gateway or serve" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct cli_option version_options[] = {
+	{ "--json", NULL, NULL, "print the version as JSON" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+const struct cli_command cli_commands[] = {
+	{ "serve", "[OPTIONS]", "run a complete single-node Pat (storage, SMTP, HTTP) in one process",
+	  "Run a complete Pat in one process: a single-node dqlite cluster in ./pat-data, the SMTP\n"
+	  "gateway on 127.0.0.1:1025 and the HTTP API and web UI on 127.0.0.1:8025.",
+	  NULL, NULL, true },
+	{ "node", "[OPTIONS]", "run one dqlite storage node of a Pat cluster",
+	  "Run one storage node: a dqlite (Raft) member that bootstraps a new cluster or joins one\n"
+	  "through [node] join, and keeps its data in [node] data_dir.",
+	  NULL, NULL, true },
+	{ "gateway", "[OPTIONS]", "run an SMTP and HTTP gateway in front of a cluster",
+	  "Run a gateway: accept mail over SMTP and serve the HTTP API, storing everything in the\n"
+	  "cluster named by [gateway] cluster.",
+	  NULL, NULL, true },
+	{ "compliance", "JOB [OPTIONS]", "run a compliance job: PII masking, retention, GDPR/HIPAA reports",
+	  "Run a compliance job against the cluster: mask personal data, enforce retention, export or\n"
+	  "erase a data subject's mail, verify the audit chain, or write a GDPR or HIPAA report.",
+	  NULL, NULL, true },
+	{ "anomaly", "[score FILE.csv] [OPTIONS]", "detect anomalies in Pat's metrics, or score a CSV file",
+	  "Watch the gateways' metrics with an isolation forest, alert SREs through Alertmanager or a\n"
+	  "webhook and run scaling hooks; `pat anomaly score FILE.csv` scores a file offline.",
+	  NULL, NULL, true },
+	{ "cluster", "status|transfer|remove|backup|restore [ARGS]", "inspect and change cluster membership",
+	  "Show the cluster's members, roles, regions and leader; transfer leadership; remove a\n"
+	  "member; back up or restore the database.",
+	  NULL, NULL, true },
+	{ "load", "[OPTIONS]", "send generated mail to a gateway and report throughput and latency",
+	  "Generate SMTP load against a Pat gateway (or any SMTP server) and report messages per\n"
+	  "second and acknowledgement latency.",
+	  NULL, NULL, true },
+	{ "sendmail", "[-t] [-f SENDER] [RECIPIENT...]", "deliver a message from stdin to a Pat gateway, like sendmail",
+	  "Read a message on standard input and deliver it to a Pat gateway over SMTP, accepting\n"
+	  "sendmail's usual options, so that applications configured with a sendmail path work.",
+	  NULL, NULL, true },
+	{ "config", "check|show [OPTIONS]", "check the configuration, or show the effective values",
+	  "check  validate the configuration (file, PAT_* environment variables, flags) and report\n"
+	  "       every problem with where it came from; exit status 1 when there is one.\n"
+	  "show   print the effective configuration as an INI file, each value followed by where it\n"
+	  "       came from; secret files are shown by path, never by contents.",
+	  config_options, cli_cmd_config, true },
+	{ "version", "[--json]", "print Pat's version",
+	  "Print Pat's version and the commit it was built from.",
+	  version_options, cli_cmd_version, false },
+	{ "help", "[COMMAND]", "show help for pat or one of its commands",
+	  "Show the list of commands, or the usage of one command.",
+	  NULL, NULL, false },
+	{ NULL, NULL, NULL, NULL, NULL, NULL, false },
+};

@@ -1,0 +1,144 @@
+/* settings: see settings.h. One row per key; adding a key is adding a row and a field. The
+ * defaults give a working single-node Pat on loopback with no file at all. */
+#include "cli/settings.h"
+
+#include <string.h>
+
+#include "lib/addr.h"
+#include "lib/err.h"
+#include "lib/str.h"
+
+static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
+static const char *const smtp_auth_modes[] = { "off", "any", "users", NULL };
+
+#define F(field) offsetof(struct pat_settings, field)
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+#define GIB (1024LL * 1024 * 1024)
+#define SEC 1000LL
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+
+const struct conf_key settings_keys[] = {
+	{ "log", "level", CONF_ENUM, F(log.level), "info", .choices = log_levels,
+	  .help = "least severe event written to stderr: debug, info, warn or error" },
+
+	{ "node", "id", CONF_INT, F(node.id), NULL, 1, INT64_MAX, .required = SETTINGS_ROLE_NODE,
+	  .help = "this node's unique id in the cluster, a whole number from 1" },
+	{ "node", "address", CONF_ADDRESS, F(node.address), "127.0.0.1:9001",
+	  .help = "HOST:PORT the node's Raft and dqlite endpoint binds to and announces" },
+	{ "node", "data_dir", CONF_PATH, F(node.data_dir), "pat-data",
+	  .help = "directory of the node's Raft log and snapshots" },
+	{ "node", "region", CONF_NAME, F(node.region), "local",
+	  .help = "region (failure domain) the node runs in, such as us-east" },
+	{ "node", "weight", CONF_INT, F(node.weight), "0", 0, 1000000,
+	  .help = "weight the node reports to the cluster for leader and role choices" },
+	{ "node", "join", CONF_ADDRESS_LIST, F(node.join), NULL,
+	  .help = "addresses of existing members to join through; unset bootstraps a new cluster" },
+
+	{ "cluster", "voters", CONF_INT, F(cluster.voters), "3", 1, 15,
+	  .help = "voting members the leader keeps, spread over regions" },
+	{ "cluster", "standbys", CONF_INT, F(cluster.standbys), "3", 0, 15,
+	  .help = "standby members the leader keeps, ready to become voters" },
+
+	{ "gateway", "cluster", CONF_ADDRESS_LIST, F(gateway.cluster), NULL,
+	  .required = SETTINGS_ROLE_GATEWAY,
+	  .help = "addresses of cluster nodes the gateway finds the leader through" },
+	{ "gateway", "region", CONF_NAME, F(gateway.region), "local",
+	  .help = "region the gateway serves, recorded on every message it accepts" },
+
+	{ "smtp", "listen", CONF_ADDRESS, F(smtp.listen), "127.0.0.1:1025", .flags = CONF_F_PORT_ZERO,
+	  .help = "HOST:PORT of the SMTP listener (port 0: any free port)" },
+	{ "smtp", "hostname", CONF_STRING, F(smtp.hostname), NULL,
+	  .help = "name announced in the greeting and Received headers; unset: the host's name" },
+	{ "smtp", "max_message_size", CONF_SIZE, F(smtp.max_message_size), "25MiB", KIB, GIB,
+	  .help = "largest message accepted (advertised with SIZE)" },
+	{ "smtp", "max_recipients", CONF_INT, F(smtp.max_recipients), "1000", 1, 100000,
+	  .help = "recipients accepted per message" },
+	{ "smtp", "max_connections", CONF_INT, F(smtp.max_connections), "1024", 1, 1000000,
+	  .help = "SMTP sessions open at once" },
+	{ "smtp", "max_connections_per_ip", CONF_INT, F(smtp.max_connections_per_ip), "256", 1, 1000000,
+	  .help = "SMTP sessions open at once from one client address" },
+	{ "smtp", "command_timeout", CONF_DURATION, F(smtp.command_timeout), "5m", SEC, HOUR,
+	  .help = "how long a client may stay silent between commands" },
+	{ "smtp", "data_timeout", CONF_DURATION, F(smtp.data_timeout), "3m", SEC, HOUR,
+	  .help = "how long a client may stay silent while sending a message" },
+	{ "smtp", "tls_cert_file", CONF_PATH, F(smtp.tls_cert_file), NULL,
+	  .help = "PEM certificate chain for STARTTLS" },
+	{ "smtp", "tls_key_file", CONF_SECRET_FILE, F(smtp.tls_key), NULL,
+	  .help = "PEM private key for STARTTLS (a secret)" },
+	{ "smtp", "auth", CONF_ENUM, F(smtp.auth), "any", .choices = smtp_auth_modes,
+	  .help = "AUTH: off (not offered), any (any credentials accepted) or users (users_file)" },
+	{ "smtp", "users_file", CONF_SECRET_FILE, F(smtp.users), NULL,
+	  .help = "file of user:password lines checked when auth = users (a secret)" },
+
+	{ "http", "listen", CONF_ADDRESS, F(http.listen), "127.0.0.1:8025", .flags = CONF_F_PORT_ZERO,
+	  .help = "HOST:PORT of the HTTP API, web UI and /metrics (port 0: any free port)" },
+	{ "http", "tls_cert_file", CONF_PATH, F(http.tls_cert_file), NULL,
+	  .help = "PEM certificate chain for HTTPS" },
+	{ "http", "tls_key_file", CONF_SECRET_FILE, F(http.tls_key), NULL,
+	  .help = "PEM private key for HTTPS (a secret)" },
+	{ "http", "allow_unauthenticated", CONF_BOOL, F(http.allow_unauthenticated), "false",
+	  .help = "permit a listener on a non-loopback address with no authentication" },
+
+	{ "store", "batch_max_rows", CONF_INT, F(store.batch_max_rows), "512", 1, 100000,
+	  .help = "messages written in one group-commit transaction at most" },
+	{ "store", "batch_max_bytes", CONF_SIZE, F(store.batch_max_bytes), "16MiB", 64 * KIB, GIB,
+	  .help = "bytes written in one group-commit transaction at most" },
+	{ "store", "queue_max_bytes", CONF_SIZE, F(store.queue_max_bytes), "256MiB", MIB, 64 * GIB,
+	  .help = "bytes waiting for the writer before SMTP stops reading from clients" },
+	{ "store", "commit_timeout", CONF_DURATION, F(store.commit_timeout), "10s", 100, 10 * MIN,
+	  .help = "how long a commit may take before its messages are answered 451" },
+};
+
+const size_t settings_n_keys = sizeof settings_keys / sizeof settings_keys[0];
+
+/* A certificate and its key go together. */
+static void pair(struct conf *c, const char *section)
+{
+	bool cert = conf_is_set(c, section, "tls_cert_file");
+	bool key = conf_is_set(c, section, "tls_key_file");
+
+	if (cert && !key)
+		conf_key_error(c, (size_t)conf_find(c, section, "tls_cert_file"),
+			       "a certificate needs its private key; set [%s] tls_key_file too", section);
+	else if (key && !cert)
+		conf_key_error(c, (size_t)conf_find(c, section, "tls_key_file"),
+			       "a private key needs its certificate; set [%s] tls_cert_file too", section);
+}
+
+struct self_check {
+	struct addr_hostport self; /* node.address */
+	bool found;                /* node.join names it */
+};
+
+static int same_as_self(const struct addr_hostport *a, void *data)
+{
+	struct self_check *s = data;
+
+	if (a->port == s->self.port && str_eq_nocase(a->host, s->self.host))
+		s->found = true;
+	return PAT_OK;
+}
+
+int settings_rules(struct conf *c, void *data)
+{
+	const struct pat_settings *s = c->target;
+
+	(void)data;
+	pair(c, "smtp");
+	pair(c, "http");
+	if (s->smtp.auth == SMTP_AUTH_USERS && s->smtp.users.path == NULL)
+		conf_key_error(c, (size_t)conf_find(c, "smtp", "auth"),
+			       "auth = users needs the users; set [smtp] users_file to a file of user:password lines");
+	if (s->node.join != NULL && s->node.address != NULL) {
+		struct self_check check = { .found = false };
+
+		if (addr_parse(s->node.address, false, &check.self, NULL) == PAT_OK &&
+		    addr_parse_list(s->node.join, false, same_as_self, &check, NULL) == PAT_OK && check.found)
+			conf_key_error(c, (size_t)conf_find(c, "node", "join"),
+				       "\"%s\" lists this node's own address %s; expected addresses of other members",
+				       s->node.join, s->node.address);
+	}
+	return PAT_OK;
+}

@@ -1,0 +1,75 @@
+/* settings: Pat's configuration keys, their defaults and checks (the table lib/config reads). */
+#ifndef PAT_CLI_SETTINGS_H
+#define PAT_CLI_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/config.h"
+
+/* Roles: which program needs a key (a key required by a role must be set to run it). */
+#define SETTINGS_ROLE_NODE 0x1u
+#define SETTINGS_ROLE_GATEWAY 0x2u
+#define SETTINGS_ROLE_SERVE 0x4u
+
+/* Auth modes of the SMTP listener. */
+enum settings_smtp_auth { SMTP_AUTH_OFF, SMTP_AUTH_ANY, SMTP_AUTH_USERS };
+
+/* Every configuration value, typed. docs/CONFIGURATION.md describes each key. */
+struct pat_settings {
+	struct {
+		int level; /* enum log_level */
+	} log;
+	struct {
+		int64_t id;      /* unique id of this node in the cluster */
+		char *address;   /* HOST:PORT the dqlite node binds and announces */
+		char *data_dir;  /* Raft log and snapshots */
+		char *region;    /* failure domain */
+		int64_t weight;  /* reported to the cluster for leader and role choices */
+		char *join;      /* members to join through; NULL bootstraps a new cluster */
+	} node;
+	struct {
+		int64_t voters;   /* voting members the leader maintains */
+		int64_t standbys; /* standby members the leader maintains */
+	} cluster;
+	struct {
+		char *cluster; /* dqlite nodes to reach the leader through */
+		char *region;  /* region the gateway serves */
+	} gateway;
+	struct {
+		char *listen;                   /* SMTP listener */
+		char *hostname;                 /* name in the greeting; NULL: the host's name */
+		uint64_t max_message_size;      /* bytes, SIZE= and DATA limit */
+		int64_t max_recipients;         /* RCPT TO per message */
+		int64_t max_connections;        /* sessions at once */
+		int64_t max_connections_per_ip; /* sessions at once from one client address */
+		int64_t command_timeout;        /* ms a client may stay silent between commands */
+		int64_t data_timeout;           /* ms a client may stay silent during DATA */
+		char *tls_cert_file;            /* PEM certificate chain for STARTTLS */
+		struct conf_secret tls_key;     /* PEM private key */
+		int auth;                       /* enum settings_smtp_auth */
+		struct conf_secret users;       /* "user:password" lines for auth = users */
+	} smtp;
+	struct {
+		char *listen;               /* HTTP listener (API, web UI, metrics) */
+		char *tls_cert_file;        /* PEM certificate chain for HTTPS */
+		struct conf_secret tls_key; /* PEM private key */
+		bool allow_unauthenticated; /* permit a non-loopback listener without auth */
+	} http;
+	struct {
+		int64_t batch_max_rows;    /* messages per group-commit transaction */
+		uint64_t batch_max_bytes;  /* bytes per group-commit transaction */
+		uint64_t queue_max_bytes;  /* bytes waiting for the writer before SMTP stops reading */
+		int64_t commit_timeout;    /* ms before a commit counts as failed (451) */
+	} store;
+};
+
+extern const struct conf_key settings_keys[];
+extern const size_t settings_n_keys;
+
+/* The checks that involve several keys (certificate without key, auth without users, ...),
+ * for conf_finish(). */
+int settings_rules(struct conf *c, void *data);
+
+#endif
