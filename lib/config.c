@@ -239,8 +239,9 @@ static int assign(struct conf *c, size_t key, const char *value)
 				*(int *)p = (int)j;
 				goto done;
 			}
-			buf_printf(&list, "%s%s", j > 0 ? ", " : "", k->choices[j]);
 		}
+		for (size_t j = 0; k->choices[j] != NULL; j++)
+			buf_printf(&list, "%s%s", j > 0 ? ", " : "", k->choices[j]);
 		rv = conf_key_error(c, key, "\"%s\" is not allowed; expected one of: %s", value, buf_str(&list));
 		buf_free(&list);
 		return rv;
