@@ -408,6 +408,46 @@ static void join_may_not_name_the_node_itself(void **state)
 	tu_proc_free(&p);
 }
 
+/* docs/CONFIGURATION.md documents every key `pat config show` prints, in its section. */
+static void every_key_is_documented(void **state)
+{
+	char path[4096], *doc, *line, *save = NULL;
+	char section_heading[96] = "";
+	const char *section_at = NULL;
+	struct tu_proc p;
+	int keys = 0;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/docs/CONFIGURATION.md", tu_source_dir());
+	doc = tu_read_file(path, NULL);
+	assert_non_null(doc);
+	PAT(&p, "config", "show");
+	assert_int_equal(p.status, 0);
+	for (line = strtok_r(p.out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char key[64], row[96];
+		const char *next;
+
+		if (line[0] == '[') {
+			snprintf(section_heading, sizeof section_heading, "### %s", line);
+			section_at = strstr(doc, section_heading);
+			if (section_at == NULL)
+				fail_msg("docs/CONFIGURATION.md has no heading \"%s\"", section_heading);
+			continue;
+		}
+		if (sscanf(line, "# %63s =", key) != 1 && sscanf(line, "%63s =", key) != 1)
+			continue;
+		assert_non_null(section_at);
+		snprintf(row, sizeof row, "| `%s` |", key);
+		next = strstr(section_at + 4, "### ");
+		if (strstr(section_at, row) == NULL || (next != NULL && strstr(section_at, row) > next))
+			fail_msg("docs/CONFIGURATION.md does not document %s under \"%s\"", key, section_heading);
+		keys++;
+	}
+	assert_true(keys > 20);
+	tu_proc_free(&p);
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +471,7 @@ int main(void)
 		cmocka_unit_test(secrets_are_read_from_files_and_redacted),
 		cmocka_unit_test(secret_rules),
 		cmocka_unit_test(join_may_not_name_the_node_itself),
+		cmocka_unit_test(every_key_is_documented),
 	};
 	return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }
