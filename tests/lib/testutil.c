@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,12 @@ static double now_s(void)
 
 void tu_run(struct tu_proc *p, const char *const *argv, const char *const *env, const char *input)
 {
+	tu_run_as(p, argv, env, input, -1);
+}
+
+void tu_run_as(struct tu_proc *p, const char *const *argv, const char *const *env, const char *input,
+	       int uid)
+{
 	int in[2], out[2], err[2];
 	struct sink sinks[2];
 	size_t in_len = input != NULL ? strlen(input) : 0, in_off = 0;
@@ -148,6 +155,10 @@ void tu_run(struct tu_proc *p, const char *const *argv, const char *const *env, 
 				setenv(name, eq + 1, 1);
 		}
 		signal(SIGPIPE, SIG_DFL);
+		if (uid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid((uid_t)uid) != 0)) {
+			dprintf(2, "cannot become uid %d: %s\n", uid, strerror(errno));
+			_exit(126);
+		}
 		execvp(argv[0], (char *const *)argv);
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

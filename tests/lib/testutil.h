@@ -35,6 +35,9 @@ struct tu_proc {
  * started or runs longer than 60 s. When the program wrote a sanitizer report, the test fails
  * too: a leak or undefined behaviour in a child is a bug like any other. */
 void tu_run(struct tu_proc *p, const char *const *argv, const char *const *env, const char *input);
+/* The same, as user and group `uid` (root only; -1: as the caller). */
+void tu_run_as(struct tu_proc *p, const char *const *argv, const char *const *env, const char *input,
+	       int uid);
 void tu_proc_free(struct tu_proc *p);
 
 /* Path of the pat executable under test ($PAT_BIN, or build/pat). */
