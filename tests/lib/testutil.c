@@ -3,13 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -249,4 +252,103 @@ void tu_assert_not_contains(const char *haystack, const char *needle, const char
 		print_error("did not expect \"%s\" in:\n%s\n", needle, haystack);
 		_fail(file, line);
 	}
+}
+
+pid_t tu_spawn(const char *const *argv, const char *const *env, const char *log_path)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		int null = open("/dev/null", O_RDONLY);
+
+		if (fd < 0 || null < 0)
+			_exit(126);
+		dup2(null, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+			const char *eq = strchr(env[i], '=');
+			char name[256];
+
+			if (eq == NULL || (size_t)(eq - env[i]) >= sizeof name)
+				continue;
+			memcpy(name, env[i], (size_t)(eq - env[i]));
+			name[eq - env[i]] = '\0';
+			if (eq[1] == '\0')
+				unsetenv(name);
+			else
+				setenv(name, eq + 1, 1);
+		}
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], (char *const *)argv);
+		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+int tu_wait_exit(pid_t pid, int timeout_ms)
+{
+	double deadline = now_s() + timeout_ms / 1000.0;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		if (r < 0 && errno != EINTR)
+			fail_msg("waitpid %d: %s", (int)pid, strerror(errno));
+		if (now_s() > deadline)
+			return -1;
+		usleep(10000);
+	}
+}
+
+int tu_stop(pid_t pid, int sig)
+{
+	int status;
+
+	kill(pid, sig);
+	status = tu_wait_exit(pid, 10000);
+	if (status < 0) {
+		kill(pid, SIGKILL);
+		status = tu_wait_exit(pid, 10000);
+	}
+	return status;
+}
+
+int tu_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		fail_msg("cannot find a free port: %s", strerror(errno));
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+bool tu_wait_port(int port, int timeout_ms)
+{
+	double deadline = now_s() + timeout_ms / 1000.0;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)port) };
+
+	while (now_s() < deadline) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return true;
+		usleep(20000);
+	}
+	return false;
 }

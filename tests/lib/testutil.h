@@ -52,4 +52,18 @@ const char *tu_source_dir(void);
 void tu_assert_contains(const char *haystack, const char *needle, const char *file, int line);
 void tu_assert_not_contains(const char *haystack, const char *needle, const char *file, int line);
 
+/* Background processes: servers a test starts, signals, stops and restarts. */
+
+/* Start argv in the background with stdout and stderr appended to log_path and env added to the
+ * environment (as tu_run). Returns its pid; fails the test when it cannot be started. */
+pid_t tu_spawn(const char *const *argv, const char *const *env, const char *log_path);
+/* Wait up to timeout_ms for pid to exit; its status (as tu_proc.status), or -1 on timeout. */
+int tu_wait_exit(pid_t pid, int timeout_ms);
+/* Send sig and wait for the exit (SIGKILL after 10 s if needed); the status. */
+int tu_stop(pid_t pid, int sig);
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int tu_free_port(void);
+/* Wait up to timeout_ms until 127.0.0.1:port accepts connections. */
+bool tu_wait_port(int port, int timeout_ms);
+
 #endif
