@@ -27,7 +27,7 @@ endif
 
 CC       ?= cc
 # System libraries linked into pat (pkg-config names). TEST_PKGS are added for test programs.
-PKGS      = inih
+PKGS      = inih dqlite jansson sqlite3
 TEST_PKGS = cmocka
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-zero-length

@@ -79,5 +79,7 @@ const char *cli_commit(void);
 
 int cli_cmd_config(struct cli_args *args);
 int cli_cmd_version(struct cli_args *args);
+int cli_cmd_node(struct cli_args *args);
+int cli_cmd_cluster(struct cli_args *args);
 
 #endif

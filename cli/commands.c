@@ -4,6 +4,22 @@
 
 #include "cli/cli.h"
 
+static const struct cli_option node_options[] = {
+	{ "--id", "N", "node.id", "this node's id (1 bootstraps a new cluster)" },
+	{ "--address", "HOST:PORT", "node.address", "address to bind and announce" },
+	{ "--data", "DIR", "node.data_dir", "data directory" },
+	{ "--region", "NAME", "node.region", "region (failure domain)" },
+	{ "--join", "ADDR,...", "node.join", "existing members to join through" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct cli_option cluster_options[] = {
+	{ "--cluster", "ADDR,...", "gateway.cluster", "nodes to reach the leader through (default: [node] address)" },
+	{ "--json", NULL, NULL, "status: print JSON" },
+	{ "--force", NULL, NULL, "restore: replace tables the cluster already has" },
+	{ NULL, NULL, NULL, NULL },
+};
+
 static const struct cli_option config_options[] = {
 	{ "--role", "ROLE", NULL, "also check what ROLE needs: node, gateway or serve" },
 	{ NULL, NULL, NULL, NULL },
@@ -21,8 +37,10 @@ const struct cli_command cli_commands[] = {
 	  NULL, NULL, true },
 	{ "node", "[OPTIONS]", "run one dqlite storage node of a Pat cluster",
 	  "Run one storage node: a dqlite (Raft) member that bootstraps a new cluster or joins one\n"
-	  "through [node] join, and keeps its data in [node] data_dir.",
-	  NULL, NULL, true },
+	  "through [node] join, and keeps its data in [node] data_dir. Node 1 bootstraps; every\n"
+	  "other node joins. While it leads, a node keeps [cluster] voters and standbys spread over\n"
+	  "the regions. SIGTERM or SIGINT stops it cleanly.",
+	  node_options, cli_cmd_node, true },
 	{ "gateway", "[OPTIONS]", "run an SMTP and HTTP gateway in front of a cluster",
 	  "Run a gateway: accept mail over SMTP and serve the HTTP API, storing everything in the\n"
 	  "cluster named by [gateway] cluster.",
@@ -35,10 +53,14 @@ const struct cli_command cli_commands[] = {
 	  "Watch the gateways' metrics with an isolation forest, alert SREs through Alertmanager or a\n"
 	  "webhook and run scaling hooks; `pat anomaly score FILE.csv` scores a file offline.",
 	  NULL, NULL, true },
-	{ "cluster", "status|transfer|remove|backup|restore [ARGS]", "inspect and change cluster membership",
-	  "Show the cluster's members, roles, regions and leader; transfer leadership; remove a\n"
-	  "member; back up or restore the database.",
-	  NULL, NULL, true },
+	{ "cluster", "status|transfer ID|remove ID|backup FILE|restore FILE [OPTIONS]",
+	  "inspect and change cluster membership; back up and restore",
+	  "status         members with role, region, weight and reachability, and the leader\n"
+	  "transfer ID    hand leadership to member ID\n"
+	  "remove ID      remove member ID from the cluster (not the leader: transfer first)\n"
+	  "backup FILE    write the whole database to FILE, a standalone SQLite file\n"
+	  "restore FILE   replay a backup's schema and rows into the cluster (see docs/OPERATIONS.md)",
+	  cluster_options, cli_cmd_cluster, true },
 	{ "load", "[OPTIONS]", "send generated mail to a gateway and report throughput and latency",
 	  "Generate SMTP load against a Pat gateway (or any SMTP server) and report messages per\n"
 	  "second and acknowledgement latency.",

@@ -18,6 +18,8 @@ static const char *const names[PAT_E__COUNT] = {
 	[PAT_EBUSY] = "EBUSY",
 	[PAT_ECLOSED] = "ECLOSED",
 	[PAT_ELIMIT] = "ELIMIT",
+	[PAT_ENOTLEADER] = "ENOTLEADER",
+	[PAT_EREMOTE] = "EREMOTE",
 };
 
 void err_clear(struct pat_err *e)

@@ -22,6 +22,8 @@ enum {
 	PAT_EBUSY,      /* the resource is in use; retry later */
 	PAT_ECLOSED,    /* the connection or object is closed */
 	PAT_ELIMIT,     /* a configured limit was reached */
+	PAT_ENOTLEADER, /* the cluster node asked is not (or no longer) the leader */
+	PAT_EREMOTE,    /* a server answered with an error of its own */
 	PAT_E__COUNT
 };
 

@@ -69,6 +69,8 @@ static void names_are_stable(void **state)
 	assert_string_equal(err_name(PAT_ENOMEM), "ENOMEM");
 	assert_string_equal(err_name(PAT_ECONFIG), "ECONFIG");
 	assert_string_equal(err_name(PAT_ELIMIT), "ELIMIT");
+	assert_string_equal(err_name(PAT_ENOTLEADER), "ENOTLEADER");
+	assert_string_equal(err_name(PAT_EREMOTE), "EREMOTE");
 	assert_string_equal(err_name(-1), "EUNKNOWN");
 	assert_string_equal(err_name(PAT_E__COUNT), "EUNKNOWN");
 	for (int c = 0; c < PAT_E__COUNT; c++)

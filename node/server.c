@@ -1,0 +1,234 @@
+/* server: see server.h.
+ *
+ * The identity file (pat-node.info) records the id and address a data directory was first
+ * started with. dqlite itself would start a directory under another id and corrupt the
+ * cluster's view of its members; refusing at start is the cheap way to make that mistake
+ * impossible. The lock (flock on pat-node.lock) keeps two processes off one directory. */
+#include "node/server.h"
+
+#include <dqlite.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/str.h"
+
+#define INFO_FILE "pat-node.info"
+#define LOCK_FILE "pat-node.lock"
+
+uint64_t node_region_code(const char *region)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (const unsigned char *p = (const unsigned char *)region; *p != '\0'; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static int mkdir_p(const char *path, struct pat_err *err)
+{
+	char *copy = mem_strdup(path);
+	int rv = PAT_OK;
+
+	if (copy == NULL)
+		return err_set(err, PAT_ENOMEM, "out of memory");
+	for (char *p = copy + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
+			rv = err_set_errno(err, PAT_EIO, errno, "cannot create %s", copy);
+			goto out;
+		}
+		*p = '/';
+	}
+	if (mkdir(copy, 0700) != 0 && errno != EEXIST)
+		rv = err_set_errno(err, PAT_EIO, errno, "cannot create %s", copy);
+out:
+	mem_free(copy);
+	return rv;
+}
+
+/* Read the identity file: PAT_OK with *found false when there is none. */
+static int read_identity(const char *dir, uint64_t *id, char *address, size_t n, bool *found,
+			 struct pat_err *err)
+{
+	char path[4096], line[512];
+	unsigned long long v;
+	FILE *f;
+
+	*found = false;
+	snprintf(path, sizeof path, "%s/%s", dir, INFO_FILE);
+	f = fopen(path, "r");
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return PAT_OK;
+		return err_set_errno(err, PAT_EIO, errno, "cannot read %s", path);
+	}
+	address[0] = '\0';
+	*id = 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		str_trim(line);
+		if (sscanf(line, "id=%llu", &v) == 1)
+			*id = v;
+		else if (str_has_prefix(line, "address="))
+			str_copy(address, line + 8, n);
+	}
+	fclose(f);
+	if (*id == 0 || address[0] == '\0')
+		return err_set(err, PAT_EINVAL, "%s is damaged: expected id= and address= lines", path);
+	*found = true;
+	return PAT_OK;
+}
+
+static int write_identity(const char *dir, uint64_t id, const char *address, struct pat_err *err)
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, INFO_FILE);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return err_set_errno(err, PAT_EIO, errno, "cannot write %s", tmp);
+	fprintf(f, "# written by pat node on its first start; do not edit\nid=%llu\naddress=%s\n",
+		(unsigned long long)id, address);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		int e = errno;
+
+		fclose(f);
+		return err_set_errno(err, PAT_EIO, e, "cannot write %s", tmp);
+	}
+	fclose(f);
+	if (rename(tmp, path) != 0)
+		return err_set_errno(err, PAT_EIO, errno, "cannot rename %s", tmp);
+	return PAT_OK;
+}
+
+static int lock_dir(struct node_server *s, const char *dir, struct pat_err *err)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/%s", dir, LOCK_FILE);
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0)
+		return err_set_errno(err, PAT_EIO, errno, "cannot open %s", path);
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		close(s->lock_fd);
+		s->lock_fd = -1;
+		if (e == EWOULDBLOCK)
+			return err_set(err, PAT_EBUSY, "data directory %s is in use by another pat node", dir);
+		return err_set_errno(err, PAT_EIO, e, "cannot lock %s", path);
+	}
+	return PAT_OK;
+}
+
+int node_server_start(struct node_server *s, const struct node_options *o, struct pat_err *err)
+{
+	char stored_address[256];
+	uint64_t stored_id;
+	bool found;
+	int rv;
+
+	memset(s, 0, sizeof *s);
+	s->lock_fd = -1;
+	s->id = o->id;
+	if ((rv = mkdir_p(o->data_dir, err)) != PAT_OK)
+		return rv;
+	if ((rv = lock_dir(s, o->data_dir, err)) != PAT_OK)
+		return rv;
+	if ((rv = read_identity(o->data_dir, &stored_id, stored_address, sizeof stored_address, &found, err)) != PAT_OK)
+		goto fail;
+	if (found && stored_id != o->id) {
+		rv = err_set(err, PAT_EINVAL, "data directory %s belongs to node %llu, not node %llu",
+			     o->data_dir, (unsigned long long)stored_id, (unsigned long long)o->id);
+		goto fail;
+	}
+	if (found && strcmp(stored_address, o->address) != 0) {
+		rv = err_set(err, PAT_EINVAL,
+			     "node %llu was started with address %s; it cannot change to %s (remove the node from the cluster and add it again under the new address)",
+			     (unsigned long long)o->id, stored_address, o->address);
+		goto fail;
+	}
+	s->fresh = !found;
+	if (s->fresh && o->id == NODE_BOOTSTRAP_ID && o->joining) {
+		rv = err_set(err, PAT_EINVAL,
+			     "node 1 bootstraps a new cluster; a node that joins an existing one needs another id");
+		goto fail;
+	}
+	if (s->fresh && o->id != NODE_BOOTSTRAP_ID && !o->joining) {
+		rv = err_set(err, PAT_EINVAL,
+			     "node %llu has no cluster to join: set [node] join to the addresses of existing members (only node 1 bootstraps a new cluster)",
+			     (unsigned long long)o->id);
+		goto fail;
+	}
+	s->address = mem_strdup(o->address);
+	if (s->address == NULL) {
+		rv = err_set(err, PAT_ENOMEM, "out of memory");
+		goto fail;
+	}
+	rv = dqlite_node_create(o->id, o->address, o->data_dir, (dqlite_node **)&s->dq);
+	if (rv != 0) {
+		rv = err_set(err, PAT_EIO, "cannot create the dqlite node: %s",
+			     s->dq != NULL ? dqlite_node_errmsg((dqlite_node *)s->dq) : "out of memory");
+		goto fail;
+	}
+	if (dqlite_node_set_bind_address((dqlite_node *)s->dq, o->address) != 0 ||
+	    dqlite_node_set_failure_domain((dqlite_node *)s->dq, node_region_code(o->region)) != 0 ||
+	    (o->network_latency_ms > 0 &&
+	     dqlite_node_set_network_latency_ms((dqlite_node *)s->dq, o->network_latency_ms) != 0)) {
+		rv = err_set(err, PAT_EINVAL, "cannot configure the dqlite node at %s: %s", o->address,
+			     dqlite_node_errmsg((dqlite_node *)s->dq));
+		goto fail;
+	}
+	if (dqlite_node_start((dqlite_node *)s->dq) != 0) {
+		rv = err_set(err, PAT_EIO, "cannot start the dqlite node at %s: %s", o->address,
+			     dqlite_node_errmsg((dqlite_node *)s->dq));
+		goto fail;
+	}
+	if (s->fresh && (rv = write_identity(o->data_dir, o->id, o->address, err)) != PAT_OK) {
+		dqlite_node_stop((dqlite_node *)s->dq);
+		goto fail;
+	}
+	log_info("node started", "id=%llu address=%s data_dir=%s region=%s fresh=%s",
+		 (unsigned long long)o->id, o->address, o->data_dir, o->region, s->fresh ? "true" : "false");
+	return PAT_OK;
+fail:
+	if (s->dq != NULL)
+		dqlite_node_destroy((dqlite_node *)s->dq);
+	s->dq = NULL;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	s->lock_fd = -1;
+	mem_free(s->address);
+	s->address = NULL;
+	return rv;
+}
+
+void node_server_stop(struct node_server *s)
+{
+	if (s->dq != NULL) {
+		if (dqlite_node_stop((dqlite_node *)s->dq) != 0)
+			log_error("node stop failed", "id=%llu error=%s", (unsigned long long)s->id,
+				  dqlite_node_errmsg((dqlite_node *)s->dq));
+		dqlite_node_destroy((dqlite_node *)s->dq);
+		log_info("node stopped", "id=%llu", (unsigned long long)s->id);
+	}
+	s->dq = NULL;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	s->lock_fd = -1;
+	mem_free(s->address);
+	s->address = NULL;
+}
