@@ -48,6 +48,24 @@ void dq_client_close(struct dq_client *c)
 	c->in_query = false;
 	buf_free(&c->out);
 	buf_free(&c->in);
+	mem_free(c->stmts);
+	c->stmts = NULL;
+	c->n_stmts = c->cap_stmts = 0;
+}
+
+static bool stmt_live(const struct dq_client *c, uint32_t id)
+{
+	for (size_t i = 0; i < c->n_stmts; i++)
+		if (c->stmts[i] == id)
+			return true;
+	return false;
+}
+
+static int check_stmt(struct dq_client *c, uint32_t id)
+{
+	if (stmt_live(c, id))
+		return PAT_OK;
+	return err_set(&c->err, PAT_EINVAL, "statement %u is not prepared on this connection", id);
 }
 
 /* A failure that leaves the connection in an unknown state: close it. */
@@ -66,6 +84,7 @@ static int broken(struct dq_client *c, int code, const char *fmt, ...)
 	c->fd = -1;
 	c->db_open = false;
 	c->in_query = false;
+	c->n_stmts = 0; /* statements die with the connection */
 	return code;
 }
 
@@ -384,6 +403,18 @@ int dq_client_prepare(struct dq_client *c, const char *sql, uint32_t *stmt_id, u
 	cur = body(c);
 	if (dq_dec_u32(&cur, &db) != PAT_OK || dq_dec_u32(&cur, &id) != PAT_OK || dq_dec_u64(&cur, &params) != PAT_OK)
 		return malformed(c, "statement");
+	if (c->n_stmts == c->cap_stmts) {
+		size_t cap = c->cap_stmts ? c->cap_stmts * 2 : 8;
+		uint32_t *stmts = mem_realloc(c->stmts, cap * sizeof *stmts);
+
+		if (stmts == NULL) {
+			/* The node holds a statement we cannot track: drop the connection with it. */
+			return broken(c, PAT_ENOMEM, "out of memory");
+		}
+		c->stmts = stmts;
+		c->cap_stmts = cap;
+	}
+	c->stmts[c->n_stmts++] = id;
 	*stmt_id = id;
 	if (n_params != NULL)
 		*n_params = params;
@@ -413,7 +444,7 @@ int dq_client_exec(struct dq_client *c, uint32_t stmt_id, const struct dq_value 
 	struct dq_encoder e;
 	int rv;
 
-	if ((rv = begin(c, &e, DQ_REQ_EXEC, true)) != PAT_OK)
+	if ((rv = begin(c, &e, DQ_REQ_EXEC, true)) != PAT_OK || (rv = check_stmt(c, stmt_id)) != PAT_OK)
 		return rv;
 	enc_stmt(c, &e, stmt_id);
 	if (n > 0)
@@ -445,10 +476,15 @@ int dq_client_finalize(struct dq_client *c, uint32_t stmt_id)
 	struct dq_encoder e;
 	int rv;
 
-	if ((rv = begin(c, &e, DQ_REQ_FINALIZE, true)) != PAT_OK)
+	if ((rv = begin(c, &e, DQ_REQ_FINALIZE, true)) != PAT_OK || (rv = check_stmt(c, stmt_id)) != PAT_OK)
 		return rv;
 	enc_stmt(c, &e, stmt_id);
-	return finish(c, &e, DQ_RESP_EMPTY);
+	if ((rv = finish(c, &e, DQ_RESP_EMPTY)) != PAT_OK)
+		return rv;
+	for (size_t i = 0; i < c->n_stmts; i++)
+		if (c->stmts[i] == stmt_id)
+			c->stmts[i] = c->stmts[--c->n_stmts];
+	return PAT_OK;
 }
 
 /* Read the column count and names that open every part; on the first part, keep them. */
@@ -490,7 +526,8 @@ static int start_rows(struct dq_client *c, struct dq_encoder *e, struct dq_rows 
 	c->in_query = true;
 	r->done = false;
 	if ((rv = rows_header(r, true)) != PAT_OK) {
-		r->done = true;
+		/* The caller owns nothing of a query that failed. */
+		dq_rows_close(r);
 		return rv;
 	}
 	return PAT_OK;
@@ -504,7 +541,7 @@ int dq_client_query(struct dq_client *c, uint32_t stmt_id, const struct dq_value
 
 	memset(rows, 0, sizeof *rows);
 	rows->done = true;
-	if ((rv = begin(c, &e, DQ_REQ_QUERY, true)) != PAT_OK)
+	if ((rv = begin(c, &e, DQ_REQ_QUERY, true)) != PAT_OK || (rv = check_stmt(c, stmt_id)) != PAT_OK)
 		return rv;
 	enc_stmt(c, &e, stmt_id);
 	if (n > 0)

@@ -33,6 +33,8 @@ struct dq_client {
 	bool db_open;                /* OPEN succeeded (one database per connection) */
 	uint32_t db_id;              /* its id */
 	bool in_query;               /* a result set is being read */
+	uint32_t *stmts;             /* ids of the statements prepared and not finalized */
+	size_t n_stmts, cap_stmts;
 	uint64_t fail_code;          /* dqlite's code of the last FAILURE, or 0 */
 	struct buf out;              /* the request being sent */
 	struct buf in;               /* the last response body */
@@ -83,6 +85,9 @@ int dq_client_hello(struct dq_client *c, uint64_t client_id, uint64_t *heartbeat
 /* OPEN a database by name (one per connection). */
 int dq_client_open(struct dq_client *c, const char *name);
 
+/* Prepared statements. The client refuses (PAT_EINVAL, nothing sent) a statement id that is
+ * not prepared on this connection: dqlite 1.11.1 crashes when it is sent one that was
+ * finalized after others. */
 int dq_client_prepare(struct dq_client *c, const char *sql, uint32_t *stmt_id, uint64_t *n_params);
 int dq_client_exec(struct dq_client *c, uint32_t stmt_id, const struct dq_value *params, unsigned n,
 		   struct dq_result *result);
@@ -94,6 +99,7 @@ int dq_client_exec_sql(struct dq_client *c, const char *sql, const struct dq_val
 		       struct dq_result *result);
 int dq_client_query_sql(struct dq_client *c, const char *sql, const struct dq_value *params, unsigned n,
 			struct dq_rows *rows);
+/* (After a query fails, rows holds nothing; dq_rows_close() on it is harmless.) */
 /* INTERRUPT the result set being read (dq_rows_close() does it when rows remain). */
 int dq_client_interrupt(struct dq_client *c);
 
