@@ -278,6 +278,7 @@ static int roundtrip(struct dq_client *c, uint8_t expected)
 	int rv;
 
 	c->fail_code = 0;
+	c->sent = true;
 	if ((rv = write_all(c, c->out.data, c->out.len, deadline)) != PAT_OK)
 		return rv;
 	if ((rv = receive(c, deadline)) != PAT_OK)
@@ -293,6 +294,14 @@ static int roundtrip(struct dq_client *c, uint8_t expected)
 /* Start a request; PAT_ECLOSED or PAT_EBUSY when none can be sent now. */
 static int begin(struct dq_client *c, struct dq_encoder *e, enum dq_request type, bool needs_db)
 {
+	struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+
+	c->sent = false;
+	/* Between requests a node sends nothing: anything readable now is the connection being
+	 * closed (a node that died or restarted). Find out before sending, so that a write is
+	 * never lost in a dead socket with its outcome unknown. */
+	if (c->fd >= 0 && !c->in_query && poll(&p, 1, 0) > 0)
+		return broken(c, PAT_ECLOSED, "%s closed the connection", c->address);
 	if (c->fd < 0)
 		return err_set(&c->err, PAT_ECLOSED, "not connected to %s", c->address[0] ? c->address : "a node");
 	if (c->in_query)

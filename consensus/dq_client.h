@@ -33,6 +33,7 @@ struct dq_client {
 	bool db_open;                /* OPEN succeeded (one database per connection) */
 	uint32_t db_id;              /* its id */
 	bool in_query;               /* a result set is being read */
+	bool sent;                   /* the last request left (in part or whole): its outcome may be unknown */
 	uint32_t *stmts;             /* ids of the statements prepared and not finalized */
 	size_t n_stmts, cap_stmts;
 	uint64_t fail_code;          /* dqlite's code of the last FAILURE, or 0 */

@@ -174,8 +174,9 @@ int dq_leader_exec_sql(struct dq_leader *l, const char *sql, const struct dq_val
 		if (rv == PAT_OK)
 			return PAT_OK;
 		after_failure(l);
-		/* Only a refusal before execution is safe to repeat. */
-		if (!(rv == PAT_ENOTLEADER && l->client.fail_code == DQ_CODE_NOT_LEADER) || time_mono_ms() > deadline)
+		/* Safe to repeat: a request that never left, or one refused before it ran. */
+		if (!(!l->client.sent || (rv == PAT_ENOTLEADER && l->client.fail_code == DQ_CODE_NOT_LEADER)) ||
+		    time_mono_ms() > deadline)
 			return rv;
 	}
 }

@@ -171,10 +171,22 @@ int node_roles_adjust(struct dq_leader *leader, uint64_t self_id, unsigned voter
 	size_t n = 0, n_changes = 0;
 	int rv, applied = 0;
 
+	uint64_t leader_id = 0;
+	char address[DQ_ADDRESS_MAX];
+	struct pat_err err;
+
+	/* Ask this node itself: a connection kept from before may point at a former leader. */
+	if (leader->n_seeds == 0 ||
+	    dq_ask_leader(leader->seeds[0], leader->timeout_ms, &leader_id, address, sizeof address, &err) != PAT_OK)
+		return -PAT_ECLOSED;
+	if (leader_id != self_id)
+		return 0; /* only the leader decides */
+	if (leader->leader_id != self_id)
+		dq_client_close(&leader->client);
 	if ((rv = dq_leader_connect(leader)) != PAT_OK)
 		return -rv;
 	if (leader->leader_id != self_id)
-		return 0; /* only the leader decides */
+		return 0;
 	if ((rv = dq_leader_members(leader, 1000, &info, &n)) != PAT_OK)
 		return -rv;
 	if (n > ROLES_MAX_MEMBERS) {

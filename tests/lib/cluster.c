@@ -73,6 +73,14 @@ int tc_stop(struct tc_cluster *c, int i, int sig)
 	assert_int_not_equal(node->pid, 0);
 	status = tu_stop(node->pid, sig);
 	node->pid = 0;
+	{
+		/* A sanitizer report in a node's log is a failure like any other. */
+		char *log = tc_log(c, i);
+
+		if (strstr(log, "Sanitizer") != NULL || strstr(log, "runtime error:") != NULL)
+			fail_msg("node %d reported a sanitizer error:\n%s", node->id, log);
+		free(log);
+	}
 	return status;
 }
 
