@@ -4,6 +4,7 @@
 #   make test            install dependencies, build, run every unit and integration test
 #   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run             install dependencies, build and start `pat serve`
+#   make bench           run the benchmarks (docs/BENCHMARKS.md)
 #   make clean           remove build/
 #
 # Every .c file under the module folders is compiled into one static library, build/libpat.a;
@@ -61,7 +62,7 @@ $(FLAGS_MK): Makefile deploy/install-deps.sh
 	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
 	   echo "TEST_LIBS := $$(pkg-config --libs $(TEST_PKGS))"; } > $@.tmp && mv $@.tmp $@
 
-.PHONY: all deps test run clean check-layers help FORCE
+.PHONY: all deps test run bench clean check-layers help FORCE
 
 # The commit pat was built from, for `pat version`: the stamp changes only when HEAD does,
 # so that only version.o is rebuilt.
@@ -101,6 +102,12 @@ test: deps $(BUILD)/pat $(TEST_BINS) check-layers
 	@PAT_BIN=$(CURDIR)/$(BUILD)/pat PAT_SOURCE_DIR=$(CURDIR) SANITIZE=$(SANITIZE) \
 		tests/run-tests.sh $(TEST_BINS)
 
+# Benchmarks: every tests/bench/bench_*.c is a program run in turn (see docs/BENCHMARKS.md).
+BENCH_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/bench/bench_*.c))
+
+bench: deps $(BUILD)/pat $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do echo "== $$b"; PAT_BIN=$(CURDIR)/$(BUILD)/pat $$b || exit 1; done
+
 run: deps $(BUILD)/pat
 	$(BUILD)/pat serve $(ARGS)
 
@@ -108,6 +115,6 @@ clean:
 	rm -rf build
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
 
--include $(LIB_OBJS:.o=.d) $(TLIB_OBJS:.o=.d) $(BUILD)/obj/cli/main.d $(TEST_BINS:$(BUILD)/%=$(BUILD)/obj/%.d)
+-include $(LIB_OBJS:.o=.d) $(TLIB_OBJS:.o=.d) $(BUILD)/obj/cli/main.d $(TEST_BINS:$(BUILD)/%=$(BUILD)/obj/%.d) $(BENCH_BINS:$(BUILD)/%=$(BUILD)/obj/%.d)
