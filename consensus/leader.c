@@ -165,7 +165,7 @@ int dq_leader_exec_sql(struct dq_leader *l, const char *sql, const struct dq_val
 		       struct dq_result *result)
 {
 	int64_t deadline = time_mono_ms() + l->retry_ms;
-	int rv;
+	int busy_wait = 5, rv;
 
 	for (;;) {
 		if ((rv = dq_leader_connect(l)) != PAT_OK)
@@ -173,6 +173,13 @@ int dq_leader_exec_sql(struct dq_leader *l, const char *sql, const struct dq_val
 		rv = dq_client_exec_sql(&l->client, sql, params, n, result);
 		if (rv == PAT_OK)
 			return PAT_OK;
+		if (rv == PAT_EBUSY && time_mono_ms() + busy_wait < deadline) {
+			/* "database is locked": another writer holds the database and this statement did
+			 * not run. Wait for the other transaction, then try again. */
+			usleep((useconds_t)busy_wait * 1000);
+			busy_wait = busy_wait < 100 ? busy_wait * 2 : 100;
+			continue;
+		}
 		after_failure(l);
 		/* Safe to repeat: a request that never left, or one refused before it ran. */
 		if (!(!l->client.sent || (rv == PAT_ENOTLEADER && l->client.fail_code == DQ_CODE_NOT_LEADER)) ||

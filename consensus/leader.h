@@ -4,7 +4,8 @@
  * addresses, asks them who leads, connects there and opens the database; when the leader
  * changes or its node is lost it finds the new one. What is safe to retry is retried within
  * retry_ms: connecting, a query, a write that never left (the connection was found closed
- * before sending), and a write that the node refused as "not leader" before running it. A write whose outcome is unknown (the connection broke after it was sent, or
+ * before sending), a write that the node refused as "not leader" before running it, and a
+ * write refused because another writer holds the database ("database is locked"). A write whose outcome is unknown (the connection broke after it was sent, or
  * leadership was lost while committing) is not retried: the caller decides (an SMTP client
  * gets 451 and sends again). */
 #ifndef PAT_CONSENSUS_LEADER_H

@@ -161,7 +161,8 @@ static void without_rights_it_fails_clearly(void **state)
 	forget_apt_log();
 	/* As root, become nobody (65534) for the run. */
 	tu_run_as(&p, argv, env, NULL, getuid() == 0 ? 65534 : -1);
-	assert_int_equal(p.status, 1);
+	if (p.status != 1)
+		fail_msg("status %d, stdout:\n%s\nstderr:\n%s", p.status, p.out, p.err);
 	assert_contains(p.err, "cannot install the missing packages (pat-no-such-package)");
 	assert_contains(p.err, "needs root");
 	assert_null(apt_log());
