@@ -11,10 +11,13 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <dqlite.h>
+
 #include "consensus/dq_client.h"
 #include "consensus/leader.h"
 #include "lib/err.h"
 #include "lib/mem.h"
+#include "node/server.h"
 #include "tests/lib/cluster.h"
 
 static struct tc_cluster cluster;
@@ -370,6 +373,61 @@ static void leader_following_on_one_node(void **state)
 	dq_leader_close(&l);
 }
 
+static void describe_and_weight(void **state)
+{
+	struct dq_client c;
+	uint64_t domain, weight;
+
+	(void)state;
+	assert_int_equal(dq_client_connect(&c, cluster.nodes[0].address, 2000), PAT_OK);
+	assert_int_equal(dq_client_describe(&c, &domain, &weight), PAT_OK);
+	assert_true(domain == node_region_code("local"));
+	assert_int_equal(weight, 0);
+	assert_int_equal(dq_client_weight(&c, 7), PAT_OK);
+	assert_int_equal(dq_client_describe(&c, &domain, &weight), PAT_OK);
+	assert_int_equal(weight, 7);
+	assert_int_equal(dq_client_weight(&c, 0), PAT_OK);
+	dq_client_close(&c);
+}
+
+/* A node on an abstract unix socket, started in this process with libdqlite itself. */
+static void unix_socket(void **state)
+{
+	char *dir = tu_mkdtemp(), address[64];
+	dqlite_node *node;
+	struct dq_client c;
+	struct dq_rows rows;
+	uint64_t id;
+	char leader[64];
+	bool row = false;
+
+	(void)state;
+	snprintf(address, sizeof address, "@pat-test-%d", (int)getpid());
+	assert_int_equal(dqlite_node_create(1, address, dir, &node), 0);
+	assert_int_equal(dqlite_node_set_bind_address(node, address), 0);
+	assert_int_equal(dqlite_node_start(node), 0);
+	assert_int_equal(dq_client_connect(&c, address, 2000), PAT_OK);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(dq_client_leader(&c, &id, leader, sizeof leader), PAT_OK);
+		if (id == 1)
+			break;
+		usleep(50000);
+	}
+	assert_int_equal(id, 1);
+	assert_string_equal(leader, address);
+	assert_int_equal(dq_client_open(&c, "pat"), PAT_OK);
+	assert_int_equal(dq_client_query_sql(&c, "SELECT 40 + 2", NULL, 0, &rows), PAT_OK);
+	assert_int_equal(dq_rows_next(&rows, &row), PAT_OK);
+	assert_true(row);
+	assert_int_equal(rows.values[0].integer, 42);
+	dq_rows_close(&rows);
+	dq_client_close(&c);
+	assert_int_equal(dqlite_node_stop(node), 0);
+	dqlite_node_destroy(node);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +440,8 @@ int main(void)
 		cmocka_unit_test(silent_peer_times_out),
 		cmocka_unit_test(allocation_failures),
 		cmocka_unit_test(leader_following_on_one_node),
+		cmocka_unit_test(describe_and_weight),
+		cmocka_unit_test(unix_socket),
 	};
 	return cmocka_run_group_tests_name("dqlite client, one node", tests, setup, teardown);
 }
