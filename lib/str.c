@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/buf.h"
+#include "lib/err.h"
 #include "lib/mem.h"
 
 static char lower(char c)
@@ -83,20 +85,16 @@ bool str_has_suffix(const char *s, const char *suffix)
 
 char *str_printf(const char *fmt, ...)
 {
+	struct buf b = BUF_INIT;
 	va_list ap;
-	char *s;
-	int n;
+	int rv;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	rv = buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (rv != PAT_OK) {
+		buf_free(&b);
 		return NULL;
-	s = mem_alloc((size_t)n + 1);
-	if (s == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
+	}
+	return buf_detach(&b);
 }

@@ -134,6 +134,19 @@ static int lock_dir(struct node_server *s, const char *dir, struct pat_err *err)
 	return PAT_OK;
 }
 
+/* Free what a node holds (a dqlite node that never started is destroyed here) and unlock. */
+static void release(struct node_server *s)
+{
+	if (s->dq != NULL)
+		dqlite_node_destroy((dqlite_node *)s->dq);
+	s->dq = NULL;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	s->lock_fd = -1;
+	mem_free(s->address);
+	s->address = NULL;
+}
+
 int node_server_start(struct node_server *s, const struct node_options *o, struct pat_err *err)
 {
 	char stored_address[256];
@@ -205,14 +218,7 @@ int node_server_start(struct node_server *s, const struct node_options *o, struc
 		 (unsigned long long)o->id, o->address, o->data_dir, o->region, s->fresh ? "true" : "false");
 	return PAT_OK;
 fail:
-	if (s->dq != NULL)
-		dqlite_node_destroy((dqlite_node *)s->dq);
-	s->dq = NULL;
-	if (s->lock_fd >= 0)
-		close(s->lock_fd);
-	s->lock_fd = -1;
-	mem_free(s->address);
-	s->address = NULL;
+	release(s);
 	return rv;
 }
 
@@ -224,11 +230,7 @@ void node_server_stop(struct node_server *s)
 				  dqlite_node_errmsg((dqlite_node *)s->dq));
 		dqlite_node_destroy((dqlite_node *)s->dq);
 		log_info("node stopped", "id=%llu", (unsigned long long)s->id);
+		s->dq = NULL;
 	}
-	s->dq = NULL;
-	if (s->lock_fd >= 0)
-		close(s->lock_fd);
-	s->lock_fd = -1;
-	mem_free(s->address);
-	s->address = NULL;
+	release(s);
 }

@@ -111,6 +111,24 @@ static void sink_read(struct sink *s)
 	s->data[s->len] = '\0';
 }
 
+/* In a child about to exec: add "NAME=value" entries, remove "NAME=" ones. */
+static void apply_env(const char *const *env)
+{
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+		const char *eq = strchr(env[i], '=');
+		char name[256];
+
+		if (eq == NULL || (size_t)(eq - env[i]) >= sizeof name)
+			continue;
+		memcpy(name, env[i], (size_t)(eq - env[i]));
+		name[eq - env[i]] = '\0';
+		if (eq[1] == '\0')
+			unsetenv(name);
+		else
+			setenv(name, eq + 1, 1);
+	}
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -144,19 +162,7 @@ void tu_run_as(struct tu_proc *p, const char *const *argv, const char *const *en
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
-		for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
-			const char *eq = strchr(env[i], '=');
-			char name[256];
-
-			if (eq == NULL || (size_t)(eq - env[i]) >= sizeof name)
-				continue;
-			memcpy(name, env[i], (size_t)(eq - env[i]));
-			name[eq - env[i]] = '\0';
-			if (eq[1] == '\0')
-				unsetenv(name);
-			else
-				setenv(name, eq + 1, 1);
-		}
+		apply_env(env);
 		signal(SIGPIPE, SIG_DFL);
 		if (uid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid((uid_t)uid) != 0)) {
 			dprintf(2, "cannot become uid %d: %s\n", uid, strerror(errno));
@@ -269,19 +275,7 @@ pid_t tu_spawn(const char *const *argv, const char *const *env, const char *log_
 		dup2(null, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
-			const char *eq = strchr(env[i], '=');
-			char name[256];
-
-			if (eq == NULL || (size_t)(eq - env[i]) >= sizeof name)
-				continue;
-			memcpy(name, env[i], (size_t)(eq - env[i]));
-			name[eq - env[i]] = '\0';
-			if (eq[1] == '\0')
-				unsetenv(name);
-			else
-				setenv(name, eq + 1, 1);
-		}
+		apply_env(env);
 		signal(SIGPIPE, SIG_DFL);
 		execvp(argv[0], (char *const *)argv);
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
