@@ -251,6 +251,19 @@ out:
 	return rv;
 }
 
+/* SQL naming a table from a backup file: %w doubles any '"' in the name, so a hostile file
+ * cannot close the quotes and smuggle in SQL of its own. mem_free() the result. */
+static char *quoted(const char *fmt, const char *table)
+{
+	char *sql = sqlite3_mprintf(fmt, table), *copy;
+
+	if (sql == NULL)
+		return NULL;
+	copy = mem_strdup(sql);
+	sqlite3_free(sql);
+	return copy;
+}
+
 /* Turn column i of a SQLite row into a parameter (text and blobs point into the row). */
 static struct dq_value column_value(sqlite3_stmt *s, int i)
 {
@@ -286,7 +299,7 @@ static bool is_shadow(sqlite3 *db, const char *table)
 /* Copy the rows of one table, RESTORE_BATCH per transaction. */
 static int copy_rows(struct dq_leader *l, sqlite3 *db, const char *table, long *copied)
 {
-	char *select = str_printf("SELECT * FROM \"%s\"", table);
+	char *select = quoted("SELECT * FROM \"%w\"", table);
 	struct buf insert = BUF_INIT;
 	struct dq_value params[DQ_MAX_PARAMS];
 	sqlite3_stmt *s = NULL;
@@ -302,7 +315,16 @@ static int copy_rows(struct dq_leader *l, sqlite3 *db, const char *table, long *
 		sqlite3_finalize(s);
 		return fail("table %s has %d columns; restore handles at most %d", table, n_cols, DQ_MAX_PARAMS), PAT_ELIMIT;
 	}
-	buf_printf(&insert, "INSERT INTO \"%s\" VALUES (", table);
+	{
+		char *head = quoted("INSERT INTO \"%w\" VALUES (", table);
+
+		if (head == NULL || buf_append_str(&insert, head) != PAT_OK) {
+			mem_free(head);
+			sqlite3_finalize(s);
+			return fail("out of memory"), PAT_ENOMEM;
+		}
+		mem_free(head);
+	}
 	for (int i = 0; i < n_cols; i++)
 		buf_append_str(&insert, i > 0 ? ", ?" : "?");
 	buf_append_str(&insert, ")");
@@ -351,7 +373,7 @@ static int cluster_rows(struct dq_leader *l, const char *table, bool *exists, bo
 	dq_rows_close(&rows);
 	if (rv != PAT_OK || !*exists)
 		return rv;
-	sql = str_printf("SELECT 1 FROM \"%s\" LIMIT 1", table);
+	sql = quoted("SELECT 1 FROM \"%w\" LIMIT 1", table);
 	if (sql == NULL)
 		return PAT_ENOMEM;
 	rv = dq_leader_query_sql(l, sql, NULL, 0, &rows);
@@ -403,7 +425,7 @@ static int restore(struct dq_leader *l, const char *path, bool force)
 			goto out;
 		}
 		if (exists) {
-			char *drop = str_printf("DROP TABLE \"%s\"", table);
+			char *drop = quoted("DROP TABLE \"%w\"", table);
 
 			if (drop == NULL || dq_leader_exec_sql(l, drop, NULL, 0, NULL) != PAT_OK) {
 				mem_free(drop);

@@ -6,6 +6,7 @@
 #include "tests/lib/testutil.h"
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +292,26 @@ static void backup_and_restore_into_a_new_cluster(void **state)
 		assert_int_equal(p.status, 1);
 		assert_contains(p.err, "cannot read /nonexistent.db");
 		tu_proc_free(&p);
+	}
+	{
+		/* A backup whose table name tries to end the quotes and run SQL of its own. */
+		char *evil_file;
+		sqlite3 *db;
+		const char *argv[] = { tu_pat_bin(), "cluster", "restore", NULL, "--cluster", fresh.seeds, NULL };
+
+		if (asprintf(&evil_file, "%s/evil.db", cluster.dir) < 0)
+			fail();
+		assert_int_equal(sqlite3_open(evil_file, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, "CREATE TABLE \"x\"\" (n); DROP TABLE acked; --\" (n INTEGER);"
+						  "INSERT INTO \"x\"\" (n); DROP TABLE acked; --\" VALUES (7);",
+					      NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		argv[3] = evil_file;
+		tu_run(&p, argv, NULL, NULL);
+		assert_int_equal(p.status, 0);
+		assert_contains(p.out, "restored 1 tables and 1 rows");
+		tu_proc_free(&p);
+		free(evil_file);
 	}
 	assert_int_equal(dq_leader_init(&other, fresh.seeds, "pat", 2000, 10000), PAT_OK);
 	assert_int_equal(dq_leader_query_sql(&other, "SELECT count(*), max(body) FROM acked", NULL, 0, &rows), PAT_OK);
