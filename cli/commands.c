@@ -20,6 +20,13 @@ static const struct cli_option cluster_options[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
+static const struct cli_option anomaly_options[] = {
+	{ "--trees", "N", NULL, "score: trees in the forest (default 100)" },
+	{ "--sample", "N", NULL, "score: rows per tree, psi (default 256)" },
+	{ "--seed", "S", NULL, "score: random seed (default 42)" },
+	{ NULL, NULL, NULL, NULL },
+};
+
 static const struct cli_option config_options[] = {
 	{ "--role", "ROLE", NULL, "also check what ROLE needs: node, gateway or serve" },
 	{ NULL, NULL, NULL, NULL },
@@ -49,10 +56,14 @@ const struct cli_command cli_commands[] = {
 	  "Run a compliance job against the cluster: mask personal data, enforce retention, export or\n"
 	  "erase a data subject's mail, verify the audit chain, or write a GDPR or HIPAA report.",
 	  NULL, NULL, true },
-	{ "anomaly", "[score FILE.csv] [OPTIONS]", "detect anomalies in Pat's metrics, or score a CSV file",
-	  "Watch the gateways' metrics with an isolation forest, alert SREs through Alertmanager or a\n"
-	  "webhook and run scaling hooks; `pat anomaly score FILE.csv` scores a file offline.",
-	  NULL, NULL, true },
+	{ "anomaly", "score [OPTIONS] FILE.csv", "score a CSV file with an isolation forest (the live detector is not in this build yet)",
+	  "score FILE.csv   fit an isolation forest on the file's numeric columns (a header row, then\n"
+	  "                 numbers) and print one score per row, in order; higher is more anomalous.\n"
+	  "                 A column named label (1 = anomaly) is left out of fitting, and the ROC AUC\n"
+	  "                 of the scores against it is printed on stderr.\n"
+	  "The detector that watches the gateways' metrics, alerts and runs scaling hooks is not in\n"
+	  "this build yet.",
+	  anomaly_options, cli_cmd_anomaly, false },
 	{ "cluster", "status|transfer ID|remove ID|backup FILE|restore FILE [OPTIONS]",
 	  "inspect and change cluster membership; back up and restore",
 	  "status         members with role, region, weight and reachability, and the leader\n"
