@@ -105,7 +105,8 @@ test: deps $(BUILD)/pat $(TEST_BINS) check-layers
 # Benchmarks: every tests/bench/bench_*.c is a program run in turn (see docs/BENCHMARKS.md).
 BENCH_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/bench/bench_*.c))
 
-bench: deps $(BUILD)/pat $(BENCH_BINS)
+bench: $(BUILD)/pat $(BENCH_BINS)
+	@deploy/install-deps.sh --with bench
 	@for b in $(BENCH_BINS); do echo "== $$b"; PAT_BIN=$(CURDIR)/$(BUILD)/pat $$b || exit 1; done
 
 run: deps $(BUILD)/pat

@@ -34,6 +34,8 @@ libinih-dev
 # Optional groups, installed only when asked for with --with GROUP.
 PACKAGES_BENCH="
 python3
+python3-numpy
+python3-sklearn
 "
 # PAT_EXTRA_PACKAGES lets a packager or a test add names to the list for one run.
 PACKAGES="$PACKAGES ${PAT_EXTRA_PACKAGES:-}"

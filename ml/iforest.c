@@ -229,6 +229,10 @@ int iforest_fit(struct iforest *f, const double *rows, size_t n_rows, unsigned n
 	f->c_psi = iforest_c((double)psi);
 	mem_free(all);
 	mem_free(b.candidates);
+	if (iforest_prepare(f) != PAT_OK) {
+		iforest_free(f);
+		return err_set(err, PAT_ENOMEM, "out of memory");
+	}
 	return PAT_OK;
 fail:
 	mem_free(all);
@@ -239,8 +243,40 @@ fail:
 	return rv;
 }
 
+int iforest_prepare(struct iforest *f)
+{
+	unsigned *depth = mem_calloc(f->n_nodes ? f->n_nodes : 1, sizeof *depth);
+
+	mem_free(f->steps);
+	mem_free(f->leaf_value);
+	f->steps = mem_alloc((f->n_nodes ? f->n_nodes : 1) * sizeof *f->steps);
+	f->leaf_value = mem_calloc(f->n_nodes ? f->n_nodes : 1, sizeof *f->leaf_value);
+	if (depth == NULL || f->steps == NULL || f->leaf_value == NULL) {
+		mem_free(depth);
+		return PAT_ENOMEM;
+	}
+	f->depth = 0;
+	/* Children always come after their parent, so one pass in order finds every depth. */
+	for (size_t i = 0; i < f->n_nodes; i++) {
+		const struct iforest_node *n = &f->nodes[i];
+
+		if (n->feature < 0) {
+			f->steps[i] = (struct iforest_step){ 0, (uint32_t)i - 1, -INFINITY };
+			f->leaf_value[i] = n->value;
+			f->depth = depth[i] > f->depth ? depth[i] : f->depth;
+		} else {
+			f->steps[i] = (struct iforest_step){ n->feature, n->left, n->value };
+			depth[n->left] = depth[n->left + 1] = depth[i] + 1;
+		}
+	}
+	mem_free(depth);
+	return PAT_OK;
+}
+
 void iforest_free(struct iforest *f)
 {
+	mem_free(f->steps);
+	mem_free(f->leaf_value);
 	mem_free(f->nodes);
 	mem_free(f->tree_start);
 	memset(f, 0, sizeof *f);
@@ -248,27 +284,50 @@ void iforest_free(struct iforest *f)
 
 /* ---- scoring ---- */
 
-double iforest_path_length(const struct iforest *f, const double *row)
+/* Mean path lengths of n rows (n <= BLOCK). Tree by tree, the rows walk side by side: the tree
+ * stays in cache, and the walks are independent, so the processor overlaps their loads. */
+#define BLOCK 64
+
+static void path_lengths(const struct iforest *f, const double *rows, size_t n, double *out)
 {
-	const struct iforest_node *nodes = f->nodes;
-	double total = 0;
+	const struct iforest_step *steps = f->steps;
+	const unsigned cols = f->n_cols;
+	uint32_t at[BLOCK];
+	double sum[BLOCK] = { 0 };
 
 	for (unsigned t = 0; t < f->n_trees; t++) {
-		const struct iforest_node *n = &nodes[f->tree_start[t]];
+		for (size_t r = 0; r < n; r++)
+			at[r] = f->tree_start[t];
+		for (unsigned d = 0; d < f->depth; d++)
+			for (size_t r = 0; r < n; r++) {
+				const struct iforest_step *s = &steps[at[r]];
 
-		while (n->feature >= 0)
-			n = &nodes[n->left + (row[n->feature] < n->value ? 0 : 1)];
-		total += n->value;
+				at[r] = s->next + (rows[r * cols + (unsigned)s->feature] >= s->split);
+			}
+		for (size_t r = 0; r < n; r++)
+			sum[r] += f->leaf_value[at[r]];
 	}
-	return total / f->n_trees;
+	for (size_t r = 0; r < n; r++)
+		out[r] = sum[r] / f->n_trees;
+}
+
+double iforest_path_length(const struct iforest *f, const double *row)
+{
+	double h;
+
+	path_lengths(f, row, 1, &h);
+	return h;
+}
+
+static double score_of(const struct iforest *f, double h)
+{
+	/* With psi = 1 every path is 0 and c(psi) = 0: no row is more isolated than another. */
+	return f->c_psi <= 0 ? 0.5 : exp2(-h / f->c_psi);
 }
 
 double iforest_score(const struct iforest *f, const double *row)
 {
-	/* With psi = 1 every path is 0 and c(psi) = 0: no row is more isolated than another. */
-	if (f->c_psi <= 0)
-		return 0.5;
-	return exp2(-iforest_path_length(f, row) / f->c_psi);
+	return score_of(f, iforest_path_length(f, row));
 }
 
 int iforest_score_rows(const struct iforest *f, const double *rows, size_t n_rows, double *scores,
@@ -278,7 +337,12 @@ int iforest_score_rows(const struct iforest *f, const double *rows, size_t n_row
 
 	if (rv != PAT_OK)
 		return rv;
-	for (size_t r = 0; r < n_rows; r++)
-		scores[r] = iforest_score(f, rows + r * f->n_cols);
+	for (size_t r = 0; r < n_rows; r += BLOCK) {
+		size_t n = n_rows - r < BLOCK ? n_rows - r : BLOCK;
+
+		path_lengths(f, rows + r * f->n_cols, n, scores + r);
+		for (size_t i = 0; i < n; i++)
+			scores[r + i] = score_of(f, scores[r + i]);
+	}
 	return PAT_OK;
 }

@@ -31,6 +31,14 @@ struct iforest_node {
 	double value;    /* split value (splits); depth + c(size) (leaves) */
 };
 
+/* The same node as the scorer walks it: a leaf loops to itself (split -inf, next = itself - 1),
+ * so that every row takes the same number of steps and the walk needs no branch. */
+struct iforest_step {
+	int32_t feature; /* column compared (0 at a leaf) */
+	uint32_t next;   /* child = next + (x[feature] >= split) */
+	double split;
+};
+
 struct iforest {
 	unsigned n_cols;             /* columns of the rows it was fitted on */
 	unsigned sample_size;        /* psi actually used */
@@ -40,7 +48,13 @@ struct iforest {
 	struct iforest_node *nodes;  /* every tree's nodes */
 	size_t n_nodes;
 	double c_psi;                /* c(sample_size), the score's normaliser */
+	struct iforest_step *steps;  /* nodes as the scorer walks them */
+	double *leaf_value;          /* depth + c(size) for leaves, by node */
+	unsigned depth;              /* deepest leaf: the steps every walk takes */
 };
+
+/* Derive the scoring tables from nodes (fit and load do it). */
+int iforest_prepare(struct iforest *f);
 
 /* c(n): average path length of an unsuccessful BST search among n keys (c(0) = c(1) = 0). */
 double iforest_c(double n);

@@ -215,6 +215,8 @@ int iforest_load(struct iforest *f, const uint8_t *data, size_t len, struct pat_
 	for (unsigned t = 0; t < n_trees && rv == PAT_OK; t++)
 		rv = check_tree(f, f->tree_start[t], f->tree_start[t + 1], err);
 	f->c_psi = iforest_c((double)f->sample_size);
+	if (rv == PAT_OK && iforest_prepare(f) != PAT_OK)
+		rv = err_set(err, PAT_ENOMEM, "out of memory");
 out:
 	msgpack_unpacked_destroy(&msg);
 	if (rv != PAT_OK)
