@@ -1,0 +1,557 @@
+/* store: see store.h.
+ *
+ * Writes that must go together (a batch of messages, a migration, an audit row and the read of
+ * the hash it chains to) run as one transaction on one connection: if the leader changes in
+ * the middle, the connection breaks and the transaction with it, rather than the rest of it
+ * running on the new leader outside any transaction. A transaction refused because another
+ * writer holds the database is run again from the start. */
+#include "node/store.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "lib/mem.h"
+#include "lib/str.h"
+#include "lib/timeutil.h"
+
+/* ---- schema ---- */
+
+static const char *const migrations[] = {
+	/* 1: tenants, messages, audit log */
+	"CREATE TABLE tenants ("
+	" name TEXT PRIMARY KEY,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE messages ("
+	" seq INTEGER PRIMARY KEY,"          /* insertion order: the change sequence gateways follow */
+	" id TEXT NOT NULL UNIQUE,"
+	" tenant TEXT NOT NULL,"
+	" received_at INTEGER NOT NULL,"
+	" helo TEXT NOT NULL, mail_from TEXT NOT NULL, rcpt_to TEXT NOT NULL,"
+	" from_hdr TEXT NOT NULL, to_hdr TEXT NOT NULL, cc_hdr TEXT NOT NULL, bcc_hdr TEXT NOT NULL,"
+	" reply_to TEXT NOT NULL, subject TEXT NOT NULL, message_id TEXT NOT NULL, date_hdr TEXT NOT NULL,"
+	" size INTEGER NOT NULL, attachments INTEGER NOT NULL, snippet TEXT NOT NULL, tags TEXT NOT NULL,"
+	" is_read INTEGER NOT NULL, region TEXT NOT NULL, gateway TEXT NOT NULL,"
+	" raw BLOB NOT NULL);"
+	"CREATE INDEX messages_by_tenant ON messages (tenant, id);"
+	"CREATE TABLE audit_log ("
+	" seq INTEGER PRIMARY KEY,"
+	" tenant TEXT NOT NULL,"
+	" at INTEGER NOT NULL,"
+	" actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL,"
+	" prev_hash BLOB NOT NULL,"
+	" hash BLOB NOT NULL);"
+	"CREATE INDEX audit_by_tenant ON audit_log (tenant, seq);",
+};
+
+/* ---- transactions ---- */
+
+typedef int (*tx_body)(struct dq_client *c, void *data, struct pat_err *err);
+
+static int run_tx(struct dq_leader *l, tx_body body, void *data, struct pat_err *err)
+{
+	int64_t deadline = time_mono_ms() + l->retry_ms;
+	int wait = 5, rv;
+
+	for (;;) {
+		struct dq_client *c = &l->client;
+		bool committing = false;
+
+		if ((rv = dq_leader_connect(l)) != PAT_OK)
+			return err_set(err, rv, "%s", l->err.msg);
+		rv = dq_client_exec_sql(c, "BEGIN", NULL, 0, NULL);
+		if (rv == PAT_OK)
+			rv = body(c, data, err);
+		if (rv == PAT_OK) {
+			committing = true;
+			rv = dq_client_exec_sql(c, "COMMIT", NULL, 0, NULL);
+			if (rv == PAT_OK)
+				return PAT_OK;
+		}
+		if (err->code != rv || err->msg[0] == '\0')
+			err_set(err, rv, "%s", c->err.msg);
+		if (dq_client_connected(c))
+			dq_client_exec_sql(c, "ROLLBACK", NULL, 0, NULL);
+		if (rv == PAT_ENOTLEADER || !dq_client_connected(c))
+			dq_client_close(c);
+		/* Another writer held the database, or the leader refused before running anything:
+		 * nothing of this transaction happened, so run it again. */
+		if ((rv == PAT_EBUSY || (rv == PAT_ENOTLEADER && c->fail_code == DQ_CODE_NOT_LEADER && !committing)) &&
+		    time_mono_ms() + wait < deadline) {
+			usleep((useconds_t)wait * 1000);
+			wait = wait < 100 ? wait * 2 : 100;
+			err_clear(err);
+			continue;
+		}
+		if (committing && rv != PAT_EBUSY && rv != PAT_EREMOTE)
+			err_prefix(err, "the commit's outcome is unknown (sending the same batch again is safe)");
+		return rv;
+	}
+}
+
+/* Read one integer from a query; *found false when there is no row. */
+static int query_int(struct dq_client *c, const char *sql, const struct dq_value *p, unsigned n, int64_t *v,
+		     bool *found)
+{
+	struct dq_rows rows;
+	bool row = false;
+	int rv = dq_client_query_sql(c, sql, p, n, &rows);
+
+	*found = false;
+	if (rv != PAT_OK)
+		return rv;
+	rv = dq_rows_next(&rows, &row);
+	if (rv == PAT_OK && row && rows.values[0].type == DQ_INTEGER) {
+		*v = rows.values[0].integer;
+		*found = true;
+	}
+	dq_rows_close(&rows);
+	return rv;
+}
+
+struct migrate_step {
+	int version;   /* the migration to apply */
+	bool applied;  /* it ran (false: it was there already) */
+};
+
+static int migrate_one(struct dq_client *c, void *data, struct pat_err *err)
+{
+	struct migrate_step *s = data;
+	struct dq_value p[2] = { dq_int(s->version), dq_int(time_wall_ms()) };
+	int64_t v = 0;
+	bool found;
+	int rv;
+
+	(void)err;
+	rv = dq_client_exec_sql(c, "CREATE TABLE IF NOT EXISTS pat_schema (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+				NULL, 0, NULL);
+	if (rv == PAT_OK)
+		rv = query_int(c, "SELECT count(*) FROM pat_schema WHERE version = ?", p, 1, &v, &found);
+	if (rv != PAT_OK || v > 0)
+		return rv;
+	rv = dq_client_exec_sql(c, migrations[s->version - 1], NULL, 0, NULL);
+	if (rv == PAT_OK)
+		rv = dq_client_exec_sql(c, "INSERT INTO pat_schema (version, applied_at) VALUES (?, ?)", p, 2, NULL);
+	s->applied = rv == PAT_OK;
+	return rv;
+}
+
+int store_migrate(struct dq_leader *l, int *version, struct pat_err *err)
+{
+	err_clear(err);
+	for (int v = 1; v <= STORE_SCHEMA_VERSION; v++) {
+		struct migrate_step s = { v, false };
+		int rv = run_tx(l, migrate_one, &s, err);
+
+		if (rv != PAT_OK)
+			return err_prefix(err, "schema migration %d", v);
+	}
+	if (version != NULL)
+		*version = STORE_SCHEMA_VERSION;
+	return PAT_OK;
+}
+
+/* ---- raw messages ---- */
+
+int store_pack_raw(const void *raw, size_t len, uint8_t **out, size_t *out_len, struct pat_err *err)
+{
+	size_t cap = ZSTD_compressBound(len), n;
+
+	*out = mem_alloc(cap);
+	if (*out == NULL)
+		return err_set(err, PAT_ENOMEM, "out of memory");
+	n = ZSTD_compress(*out, cap, raw, len, 3);
+	if (ZSTD_isError(n)) {
+		mem_free(*out);
+		*out = NULL;
+		return err_set(err, PAT_EIO, "compression failed: %s", ZSTD_getErrorName(n));
+	}
+	*out_len = n;
+	return PAT_OK;
+}
+
+int store_unpack_raw(const uint8_t *packed, size_t len, size_t max_size, uint8_t **out, size_t *out_len,
+		     struct pat_err *err)
+{
+	unsigned long long size = ZSTD_getFrameContentSize(packed, len);
+	size_t n;
+
+	*out = NULL;
+	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
+		return err_set(err, PAT_EINVAL, "the stored message is damaged (not a zstd frame)");
+	if (size > max_size)
+		return err_set(err, PAT_ELIMIT, "the stored message would be %llu bytes; at most %zu allowed", size, max_size);
+	*out = mem_alloc(size ? size : 1);
+	if (*out == NULL)
+		return err_set(err, PAT_ENOMEM, "out of memory");
+	n = ZSTD_decompress(*out, size, packed, len);
+	if (ZSTD_isError(n) || n != size) {
+		mem_free(*out);
+		*out = NULL;
+		return err_set(err, PAT_EINVAL, "the stored message is damaged: %s",
+			       ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size");
+	}
+	*out_len = n;
+	return PAT_OK;
+}
+
+/* ---- messages ---- */
+
+static struct dq_value text_or_empty(const char *s)
+{
+	return dq_text(s != NULL ? s : "");
+}
+
+struct batch {
+	const struct store_message *m;
+	size_t n;
+};
+
+static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
+{
+	static const char sql[] =
+		"INSERT INTO messages (id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr,"
+		" bcc_hdr, reply_to, subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region,"
+		" gateway, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		" ON CONFLICT (id) DO NOTHING";
+	struct batch *b = data;
+	uint32_t stmt;
+	int rv;
+
+	if ((rv = dq_client_prepare(c, sql, &stmt, NULL)) != PAT_OK)
+		return rv;
+	for (size_t i = 0; i < b->n && rv == PAT_OK; i++) {
+		const struct store_message *m = &b->m[i];
+		struct dq_value p[22] = {
+			dq_text(m->id), dq_text(m->tenant), dq_int(m->received_at), text_or_empty(m->helo),
+			text_or_empty(m->mail_from), text_or_empty(m->rcpt_to), text_or_empty(m->from),
+			text_or_empty(m->to), text_or_empty(m->cc), text_or_empty(m->bcc), text_or_empty(m->reply_to),
+			text_or_empty(m->subject), text_or_empty(m->message_id), text_or_empty(m->date),
+			dq_int(m->size), dq_int(m->attachments), text_or_empty(m->snippet), text_or_empty(m->tags),
+			dq_int(m->read), text_or_empty(m->region), text_or_empty(m->gateway), dq_blob(m->raw, m->raw_len),
+		};
+
+		if (m->tenant == NULL || m->tenant[0] == '\0' || !ulid_valid(m->id) || m->raw == NULL) {
+			rv = err_set(err, PAT_EINVAL, "message %zu of the batch has no tenant, a bad id or no raw data", i + 1);
+			break;
+		}
+		rv = dq_client_exec(c, stmt, p, 22, NULL);
+	}
+	if (dq_client_connected(c))
+		dq_client_finalize(c, stmt);
+	return rv;
+}
+
+int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n, struct pat_err *err)
+{
+	struct batch b = { m, n };
+
+	err_clear(err);
+	if (n == 0)
+		return PAT_OK;
+	return run_tx(l, put_rows, &b, err);
+}
+
+#define COLUMNS \
+	"id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr, bcc_hdr, reply_to," \
+	" subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region, gateway, raw"
+
+void store_row_free(struct store_row *r)
+{
+	for (int i = 0; i < 16; i++)
+		mem_free(r->text[i]);
+	mem_free(r->raw);
+	memset(r, 0, sizeof *r);
+}
+
+void store_rows_free(struct store_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_row_free(&rows[i]);
+	mem_free(rows);
+}
+
+/* Copy the current result row into r. */
+static int take_row(const struct dq_value *v, struct store_row *r)
+{
+	/* Result columns holding text, and where each goes. */
+	static const int text_cols[16] = { 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 19, 20 };
+	const char **fields[16];
+	struct store_message *m = &r->m;
+
+	memset(r, 0, sizeof *r);
+	fields[0] = &m->tenant, fields[1] = &m->helo, fields[2] = &m->mail_from, fields[3] = &m->rcpt_to;
+	fields[4] = &m->from, fields[5] = &m->to, fields[6] = &m->cc, fields[7] = &m->bcc, fields[8] = &m->reply_to;
+	fields[9] = &m->subject, fields[10] = &m->message_id, fields[11] = &m->date, fields[12] = &m->snippet;
+	fields[13] = &m->tags, fields[14] = &m->region, fields[15] = &m->gateway;
+	if (v[0].type != DQ_TEXT || v[21].type != DQ_BLOB)
+		return PAT_EPROTO;
+	str_copy(m->id, v[0].bytes.ptr, sizeof m->id);
+	for (int i = 0; i < 16; i++) {
+		const struct dq_value *t = &v[text_cols[i]];
+
+		if (t->type != DQ_TEXT)
+			return PAT_EPROTO;
+		if ((r->text[i] = mem_strndup(t->bytes.ptr, t->bytes.len)) == NULL)
+			return PAT_ENOMEM;
+		*fields[i] = r->text[i];
+	}
+	m->received_at = v[2].integer;
+	m->size = v[14].integer;
+	m->attachments = v[15].integer;
+	m->read = v[18].integer != 0;
+	r->raw = mem_alloc(v[21].bytes.len ? v[21].bytes.len : 1);
+	if (r->raw == NULL)
+		return PAT_ENOMEM;
+	memcpy(r->raw, v[21].bytes.ptr, v[21].bytes.len);
+	m->raw = r->raw;
+	m->raw_len = v[21].bytes.len;
+	return PAT_OK;
+}
+
+int store_get(struct dq_leader *l, const char *tenant, const char *id, struct store_row *out, struct pat_err *err)
+{
+	struct dq_value p[2] = { dq_text(tenant), dq_text(id) };
+	struct dq_rows rows;
+	bool row = false;
+	int rv;
+
+	memset(out, 0, sizeof *out);
+	err_clear(err);
+	rv = dq_leader_query_sql(l, "SELECT " COLUMNS " FROM messages WHERE tenant = ? AND id = ?", p, 2, &rows);
+	if (rv != PAT_OK)
+		return err_set(err, rv, "%s", l->err.msg[0] ? l->err.msg : l->client.err.msg);
+	rv = dq_rows_next(&rows, &row);
+	if (rv == PAT_OK && !row)
+		rv = err_set(err, PAT_ENOTFOUND, "no message %s", id);
+	else if (rv == PAT_OK && (rv = take_row(rows.values, out)) != PAT_OK) {
+		store_row_free(out);
+		err_set(err, rv, "a message row could not be read");
+	} else if (rv != PAT_OK)
+		err_set(err, rv, "%s", l->client.err.msg);
+	dq_rows_close(&rows);
+	return rv;
+}
+
+int store_list(struct dq_leader *l, const char *tenant, const char *before, unsigned limit,
+	       struct store_row **out, size_t *n_out, struct pat_err *err)
+{
+	struct dq_value p[3] = { dq_text(tenant), dq_text(before != NULL ? before : "~"), dq_int(limit) };
+	struct store_row *list;
+	struct dq_rows rows;
+	size_t n = 0;
+	int rv;
+
+	*out = NULL;
+	*n_out = 0;
+	err_clear(err);
+	if (limit == 0)
+		return PAT_OK;
+	list = mem_calloc(limit, sizeof *list);
+	if (list == NULL)
+		return err_set(err, PAT_ENOMEM, "out of memory");
+	/* "~" sorts after every ULID character: no cursor means from the newest. */
+	rv = dq_leader_query_sql(l, "SELECT " COLUMNS " FROM messages WHERE tenant = ? AND id < ? ORDER BY id DESC LIMIT ?",
+				 p, 3, &rows);
+	if (rv != PAT_OK) {
+		mem_free(list);
+		return err_set(err, rv, "%s", l->err.msg[0] ? l->err.msg : l->client.err.msg);
+	}
+	for (;;) {
+		bool row;
+
+		rv = dq_rows_next(&rows, &row);
+		if (rv != PAT_OK || !row || n == limit)
+			break;
+		if ((rv = take_row(rows.values, &list[n])) != PAT_OK) {
+			store_row_free(&list[n]);
+			break;
+		}
+		n++;
+	}
+	dq_rows_close(&rows);
+	if (rv != PAT_OK) {
+		store_rows_free(list, n);
+		return err_set(err, rv, "listing messages failed: %s", l->client.err.msg);
+	}
+	*out = list;
+	*n_out = n;
+	return PAT_OK;
+}
+
+int store_count(struct dq_leader *l, const char *tenant, int64_t *total, int64_t *unread, struct pat_err *err)
+{
+	struct dq_value p = dq_text(tenant);
+	struct dq_rows rows;
+	bool row = false;
+	int rv;
+
+	err_clear(err);
+	rv = dq_leader_query_sql(l, "SELECT count(*), count(*) - coalesce(sum(is_read), 0) FROM messages WHERE tenant = ?",
+				 &p, 1, &rows);
+	if (rv != PAT_OK)
+		return err_set(err, rv, "%s", l->err.msg[0] ? l->err.msg : l->client.err.msg);
+	rv = dq_rows_next(&rows, &row);
+	if (rv == PAT_OK && row) {
+		*total = rows.values[0].integer;
+		*unread = rows.values[1].integer;
+	}
+	dq_rows_close(&rows);
+	return rv == PAT_OK ? PAT_OK : err_set(err, rv, "%s", l->client.err.msg);
+}
+
+int store_delete(struct dq_leader *l, const char *tenant, const char *id, struct pat_err *err)
+{
+	struct dq_value p[2] = { dq_text(tenant), dq_text(id) };
+	struct dq_result r;
+	int rv;
+
+	err_clear(err);
+	rv = dq_leader_exec_sql(l, "DELETE FROM messages WHERE tenant = ? AND id = ?", p, 2, &r);
+	if (rv != PAT_OK)
+		return err_set(err, rv, "%s", l->err.msg);
+	return r.rows_affected == 0 ? err_set(err, PAT_ENOTFOUND, "no message %s", id) : PAT_OK;
+}
+
+int store_delete_all(struct dq_leader *l, const char *tenant, int64_t *deleted, struct pat_err *err)
+{
+	struct dq_value p = dq_text(tenant);
+	struct dq_result r;
+	int rv;
+
+	err_clear(err);
+	rv = dq_leader_exec_sql(l, "DELETE FROM messages WHERE tenant = ?", &p, 1, &r);
+	if (rv != PAT_OK)
+		return err_set(err, rv, "%s", l->err.msg);
+	if (deleted != NULL)
+		*deleted = (int64_t)r.rows_affected;
+	return PAT_OK;
+}
+
+/* ---- audit log ---- */
+
+#define HASH_LEN 32
+
+struct audit_row {
+	const char *tenant, *actor, *action, *subject, *detail;
+	int64_t at;
+	uint8_t prev[HASH_LEN];
+	uint8_t hash[HASH_LEN];
+};
+
+/* SHA-256 over the previous hash and every field, each field length-prefixed so that no two
+ * different rows can encode alike. */
+static int audit_hash(struct audit_row *a)
+{
+	const char *fields[] = { a->tenant, a->actor, a->action, a->subject, a->detail };
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned len = 0;
+	uint8_t word[8];
+	int ok;
+
+	if (ctx == NULL)
+		return PAT_ENOMEM;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, a->prev, HASH_LEN);
+	for (int i = 0; i < 8; i++)
+		word[i] = (uint8_t)((uint64_t)a->at >> (8 * i));
+	ok = ok && EVP_DigestUpdate(ctx, word, 8);
+	for (int f = 0; f < 5 && ok; f++) {
+		uint64_t n = strlen(fields[f]);
+
+		for (int i = 0; i < 8; i++)
+			word[i] = (uint8_t)(n >> (8 * i));
+		ok = EVP_DigestUpdate(ctx, word, 8) && EVP_DigestUpdate(ctx, fields[f], n);
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, a->hash, &len) && len == HASH_LEN;
+	EVP_MD_CTX_free(ctx);
+	return ok ? PAT_OK : PAT_EIO;
+}
+
+static int audit_append_tx(struct dq_client *c, void *data, struct pat_err *err)
+{
+	struct audit_row *a = data;
+	struct dq_value p = dq_text(a->tenant);
+	struct dq_rows rows;
+	bool row = false;
+	int rv;
+
+	memset(a->prev, 0, HASH_LEN);
+	rv = dq_client_query_sql(c, "SELECT hash FROM audit_log WHERE tenant = ? ORDER BY seq DESC LIMIT 1", &p, 1, &rows);
+	if (rv != PAT_OK)
+		return rv;
+	rv = dq_rows_next(&rows, &row);
+	if (rv == PAT_OK && row) {
+		if (rows.values[0].type != DQ_BLOB || rows.values[0].bytes.len != HASH_LEN)
+			rv = err_set(err, PAT_EINVAL, "the audit log's last row has no valid hash");
+		else
+			memcpy(a->prev, rows.values[0].bytes.ptr, HASH_LEN);
+	}
+	dq_rows_close(&rows);
+	if (rv != PAT_OK)
+		return rv;
+	if ((rv = audit_hash(a)) != PAT_OK)
+		return err_set(err, rv, "cannot hash the audit row");
+	{
+		struct dq_value v[8] = { dq_text(a->tenant), dq_int(a->at), dq_text(a->actor), dq_text(a->action),
+					 dq_text(a->subject), dq_text(a->detail), dq_blob(a->prev, HASH_LEN),
+					 dq_blob(a->hash, HASH_LEN) };
+
+		return dq_client_exec_sql(c, "INSERT INTO audit_log (tenant, at, actor, action, subject, detail, prev_hash, hash)"
+					     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", v, 8, NULL);
+	}
+}
+
+int store_audit_append(struct dq_leader *l, const char *tenant, const char *actor, const char *action,
+		       const char *subject, const char *detail, struct pat_err *err)
+{
+	struct audit_row a = { tenant, actor, action, subject ? subject : "", detail ? detail : "", time_wall_ms(), { 0 }, { 0 } };
+
+	err_clear(err);
+	return run_tx(l, audit_append_tx, &a, err);
+}
+
+int store_audit_verify(struct dq_leader *l, const char *tenant, int64_t *n_rows, int64_t *bad_seq, struct pat_err *err)
+{
+	struct dq_value p = dq_text(tenant);
+	uint8_t expected_prev[HASH_LEN] = { 0 };
+	struct dq_rows rows;
+	int rv;
+
+	*n_rows = 0;
+	*bad_seq = 0;
+	err_clear(err);
+	rv = dq_leader_query_sql(l, "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit_log"
+				    " WHERE tenant = ? ORDER BY seq", &p, 1, &rows);
+	if (rv != PAT_OK)
+		return err_set(err, rv, "%s", l->err.msg[0] ? l->err.msg : l->client.err.msg);
+	for (;;) {
+		const struct dq_value *v;
+		struct audit_row a;
+		bool row;
+
+		if ((rv = dq_rows_next(&rows, &row)) != PAT_OK || !row)
+			break;
+		v = rows.values;
+		(*n_rows)++;
+		if (*bad_seq != 0)
+			continue;
+		if (v[6].type != DQ_BLOB || v[7].type != DQ_BLOB || v[6].bytes.len != HASH_LEN || v[7].bytes.len != HASH_LEN ||
+		    v[2].type != DQ_TEXT || v[3].type != DQ_TEXT || v[4].type != DQ_TEXT || v[5].type != DQ_TEXT) {
+			*bad_seq = v[0].integer;
+			continue;
+		}
+		a = (struct audit_row){ tenant, v[2].bytes.ptr, v[3].bytes.ptr, v[4].bytes.ptr, v[5].bytes.ptr, v[1].integer,
+					{ 0 }, { 0 } };
+		memcpy(a.prev, v[6].bytes.ptr, HASH_LEN);
+		if (memcmp(a.prev, expected_prev, HASH_LEN) != 0 || audit_hash(&a) != PAT_OK ||
+		    memcmp(a.hash, v[7].bytes.ptr, HASH_LEN) != 0) {
+			*bad_seq = v[0].integer;
+			continue;
+		}
+		memcpy(expected_prev, a.hash, HASH_LEN);
+	}
+	dq_rows_close(&rows);
+	return rv == PAT_OK ? PAT_OK : err_set(err, rv, "%s", l->client.err.msg);
+}

@@ -1,0 +1,229 @@
+/* Integration tests of node/store against a real `pat node`: migrations, batches (all or
+ * nothing, safe to resend), tenant isolation, paging, counts, deletes, compressed raw
+ * messages, and the audit chain catching a changed or removed row. */
+#include "tests/lib/testutil.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consensus/leader.h"
+#include "lib/err.h"
+#include "lib/mem.h"
+#include "lib/timeutil.h"
+#include "node/store.h"
+#include "tests/lib/cluster.h"
+
+static struct tc_cluster cluster;
+static struct dq_leader l;
+
+static int setup(void **state)
+{
+	struct pat_err err;
+	int version = 0;
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	tc_init(&cluster, 1, NULL);
+	tc_start(&cluster, 0, NULL);
+	if (dq_leader_init(&l, cluster.seeds, "pat", 5000, 15000) != PAT_OK)
+		return -1;
+	if (store_migrate(&l, &version, &err) != PAT_OK) {
+		fprintf(stderr, "migrate: %s\n", err.msg);
+		return -1;
+	}
+	return version == STORE_SCHEMA_VERSION ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	dq_leader_close(&l);
+	assert_int_equal(tc_stop(&cluster, 0, SIGTERM), 0);
+	tc_close(&cluster);
+	return 0;
+}
+
+static const char raw_text[] = "From: a@example.com\r\nTo: b@example.com\r\nSubject: hello\r\n\r\nHi there.\r\n";
+
+/* n messages for tenant; the packed raw is shared and freed by the caller. */
+static struct store_message *make_batch(const char *tenant, size_t n, uint8_t **packed)
+{
+	struct store_message *m = calloc(n, sizeof *m);
+	size_t len;
+	struct pat_err err;
+
+	assert_int_equal(store_pack_raw(raw_text, sizeof raw_text - 1, packed, &len, &err), PAT_OK);
+	for (size_t i = 0; i < n; i++) {
+		ulid_new(m[i].id);
+		m[i].tenant = tenant;
+		m[i].received_at = time_wall_ms();
+		m[i].mail_from = "a@example.com";
+		m[i].rcpt_to = "b@example.com";
+		m[i].from = "a@example.com";
+		m[i].to = "b@example.com";
+		m[i].subject = "hello";
+		m[i].size = sizeof raw_text - 1;
+		m[i].snippet = "Hi there.";
+		m[i].region = "us-east";
+		m[i].raw = *packed;
+		m[i].raw_len = len;
+	}
+	return m;
+}
+
+static void migrations_run_once(void **state)
+{
+	struct pat_err err;
+	int version = 0;
+	struct dq_rows rows;
+	bool row;
+
+	(void)state;
+	assert_int_equal(store_migrate(&l, &version, &err), PAT_OK);
+	assert_int_equal(version, 1);
+	assert_int_equal(dq_leader_query_sql(&l, "SELECT count(*) FROM pat_schema", NULL, 0, &rows), PAT_OK);
+	assert_int_equal(dq_rows_next(&rows, &row), PAT_OK);
+	assert_int_equal(rows.values[0].integer, 1);
+	dq_rows_close(&rows);
+}
+
+static void batches_pages_and_tenants(void **state)
+{
+	uint8_t *packed_a, *packed_b;
+	struct store_message *a = make_batch("acme", 120, &packed_a), *b = make_batch("globex", 5, &packed_b);
+	struct store_row *page;
+	struct store_row one;
+	struct pat_err err;
+	int64_t total, unread;
+	size_t n;
+	char cursor[ULID_SIZE];
+
+	(void)state;
+	assert_int_equal(store_put_batch(&l, a, 120, &err), PAT_OK);
+	assert_int_equal(store_put_batch(&l, b, 5, &err), PAT_OK);
+	/* Sending a batch again (its commit outcome unknown, say) adds nothing. */
+	assert_int_equal(store_put_batch(&l, a, 120, &err), PAT_OK);
+	assert_int_equal(store_count(&l, "acme", &total, &unread, &err), PAT_OK);
+	assert_int_equal(total, 120);
+	assert_int_equal(unread, 120);
+	assert_int_equal(store_count(&l, "globex", &total, &unread, &err), PAT_OK);
+	assert_int_equal(total, 5);
+	/* Newest first, 50 at a time. */
+	assert_int_equal(store_list(&l, "acme", NULL, 50, &page, &n, &err), PAT_OK);
+	assert_int_equal(n, 50);
+	assert_string_equal(page[0].m.id, a[119].id);
+	assert_string_equal(page[49].m.id, a[70].id);
+	assert_string_equal(page[0].m.subject, "hello");
+	assert_string_equal(page[0].m.region, "us-east");
+	assert_string_equal(page[0].m.tenant, "acme");
+	memcpy(cursor, page[49].m.id, sizeof cursor);
+	store_rows_free(page, n);
+	assert_int_equal(store_list(&l, "acme", cursor, 100, &page, &n, &err), PAT_OK);
+	assert_int_equal(n, 70);
+	assert_string_equal(page[69].m.id, a[0].id);
+	store_rows_free(page, n);
+	/* A tenant never sees another's message, even by id. */
+	assert_int_equal(store_get(&l, "globex", a[0].id, &one, &err), PAT_ENOTFOUND);
+	assert_int_equal(store_get(&l, "acme", a[0].id, &one, &err), PAT_OK);
+	{
+		uint8_t *raw;
+		size_t len;
+
+		assert_int_equal(store_unpack_raw(one.m.raw, one.m.raw_len, 1 << 20, &raw, &len, &err), PAT_OK);
+		assert_int_equal(len, sizeof raw_text - 1);
+		assert_memory_equal(raw, raw_text, len);
+		mem_free(raw);
+		assert_int_equal(store_unpack_raw(one.m.raw, one.m.raw_len, 10, &raw, &len, &err), PAT_ELIMIT);
+		assert_int_equal(store_unpack_raw((const uint8_t *)"junk", 4, 1 << 20, &raw, &len, &err), PAT_EINVAL);
+	}
+	store_row_free(&one);
+	/* Deletes stay within the tenant. */
+	assert_int_equal(store_delete(&l, "globex", a[0].id, &err), PAT_ENOTFOUND);
+	assert_int_equal(store_delete(&l, "acme", a[0].id, &err), PAT_OK);
+	assert_int_equal(store_delete(&l, "acme", a[0].id, &err), PAT_ENOTFOUND);
+	{
+		int64_t deleted;
+
+		assert_int_equal(store_delete_all(&l, "acme", &deleted, &err), PAT_OK);
+		assert_int_equal(deleted, 119);
+	}
+	assert_int_equal(store_count(&l, "globex", &total, &unread, &err), PAT_OK);
+	assert_int_equal(total, 5);
+	mem_free(packed_a);
+	mem_free(packed_b);
+	free(a);
+	free(b);
+}
+
+static void a_bad_message_fails_the_whole_batch(void **state)
+{
+	uint8_t *packed;
+	struct store_message *m = make_batch("initech", 10, &packed);
+	struct pat_err err;
+	int64_t total, unread;
+
+	(void)state;
+	strcpy(m[7].id, "not-an-id");
+	assert_int_equal(store_put_batch(&l, m, 10, &err), PAT_EINVAL);
+	assert_contains(err.msg, "message 8 of the batch");
+	assert_int_equal(store_count(&l, "initech", &total, &unread, &err), PAT_OK);
+	assert_int_equal(total, 0); /* nothing of it was kept */
+	mem_free(packed);
+	free(m);
+}
+
+static void audit_chain_catches_tampering(void **state)
+{
+	struct pat_err err;
+	int64_t rows, bad;
+	char detail[32];
+
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		snprintf(detail, sizeof detail, "message %d", i);
+		assert_int_equal(store_audit_append(&l, "acme", "admin@acme", "message.delete", "01ARYZ6S41TSV4RRFFQ69G5FAV", detail, &err), PAT_OK);
+	}
+	assert_int_equal(store_audit_append(&l, "globex", "ops", "tenant.create", "globex", "", &err), PAT_OK);
+	assert_int_equal(store_audit_verify(&l, "acme", &rows, &bad, &err), PAT_OK);
+	assert_int_equal(rows, 10);
+	assert_int_equal(bad, 0);
+	/* Someone edits a row behind Pat's back. */
+	assert_int_equal(dq_leader_exec_sql(&l, "UPDATE audit_log SET detail = 'nothing' WHERE tenant = 'acme' AND detail = 'message 4'",
+					    NULL, 0, NULL), PAT_OK);
+	assert_int_equal(store_audit_verify(&l, "acme", &rows, &bad, &err), PAT_OK);
+	assert_true(bad > 0);
+	{
+		int64_t edited = bad;
+
+		/* ... or removes one: the next row no longer chains. */
+		assert_int_equal(dq_leader_exec_sql(&l, "UPDATE audit_log SET detail = 'message 4' WHERE tenant = 'acme' AND detail = 'nothing'",
+						    NULL, 0, NULL), PAT_OK);
+		assert_int_equal(store_audit_verify(&l, "acme", &rows, &bad, &err), PAT_OK);
+		assert_int_equal(bad, 0);
+		{
+			struct dq_value p = dq_int(edited);
+
+			assert_int_equal(dq_leader_exec_sql(&l, "DELETE FROM audit_log WHERE seq = ?", &p, 1, NULL), PAT_OK);
+		}
+		assert_int_equal(store_audit_verify(&l, "acme", &rows, &bad, &err), PAT_OK);
+		assert_int_equal(rows, 9);
+		assert_true(bad > edited);
+	}
+	/* The other tenant's chain is its own and intact. */
+	assert_int_equal(store_audit_verify(&l, "globex", &rows, &bad, &err), PAT_OK);
+	assert_int_equal(rows, 1);
+	assert_int_equal(bad, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(migrations_run_once),
+		cmocka_unit_test(batches_pages_and_tenants),
+		cmocka_unit_test(a_bad_message_fails_the_whole_batch),
+		cmocka_unit_test(audit_chain_catches_tampering),
+	};
+	return cmocka_run_group_tests_name("store", tests, setup, teardown);
+}
