@@ -1,0 +1,180 @@
+/* writer: see writer.h. */
+#include "node/writer.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "lib/mem.h"
+
+static size_t item_bytes(const struct writer_item *it)
+{
+	return it->m.raw_len;
+}
+
+/* Take the next batch off the queue (caller holds mu). */
+static struct writer_item *take_batch(struct writer *w, size_t *n)
+{
+	struct writer_item *first = w->head, *it = first, *last = NULL;
+	size_t rows = 0, bytes = 0;
+
+	while (it != NULL && rows < w->o.batch_max_rows &&
+	       (rows == 0 || bytes + item_bytes(it) <= w->o.batch_max_bytes)) {
+		bytes += item_bytes(it);
+		rows++;
+		last = it;
+		it = it->next;
+	}
+	if (last == NULL)
+		return NULL;
+	w->head = last->next;
+	if (w->head == NULL)
+		w->tail = NULL;
+	last->next = NULL;
+	w->queued_bytes -= bytes;
+	*n = rows;
+	return first;
+}
+
+static void *run(void *arg)
+{
+	struct writer *w = arg;
+	struct store_message *batch = mem_calloc(w->o.batch_max_rows, sizeof *batch);
+
+	for (;;) {
+		struct writer_item *items, *it;
+		struct pat_err err;
+		size_t n = 0, i = 0;
+		int rv;
+
+		pthread_mutex_lock(&w->mu);
+		while (w->head == NULL && !w->stopping)
+			pthread_cond_wait(&w->work, &w->mu);
+		items = take_batch(w, &n);
+		pthread_cond_broadcast(&w->space);
+		pthread_mutex_unlock(&w->mu);
+		if (items == NULL)
+			break; /* stopping, and nothing is left */
+		if (batch == NULL) {
+			rv = err_set(&err, PAT_ENOMEM, "out of memory");
+		} else {
+			for (it = items; it != NULL; it = it->next)
+				batch[i++] = it->m;
+			rv = store_put_batch(&w->leader, batch, n, &err);
+		}
+		if (rv != PAT_OK)
+			log_warn("batch not committed", "messages=%zu error=%s", n, err.msg);
+		pthread_mutex_lock(&w->mu);
+		if (rv == PAT_OK) {
+			w->stats.batches++;
+			w->stats.rows += n;
+			w->stats.largest = n > w->stats.largest ? n : w->stats.largest;
+		} else {
+			w->stats.failed += n;
+		}
+		pthread_mutex_unlock(&w->mu);
+		/* Only now, after the commit, does anyone hear about it. */
+		for (it = items; it != NULL;) {
+			struct writer_item *next = it->next;
+
+			it->cb(it, rv);
+			it = next;
+		}
+	}
+	mem_free(batch);
+	return NULL;
+}
+
+int writer_start(struct writer *w, const struct writer_options *o, struct pat_err *err)
+{
+	int rv;
+
+	memset(w, 0, sizeof *w);
+	w->o = *o;
+	if (w->o.batch_max_rows == 0 || w->o.batch_max_bytes == 0 || w->o.queue_max_bytes == 0)
+		return err_set(err, PAT_EINVAL, "batch and queue caps must be above zero");
+	if ((rv = dq_leader_init(&w->leader, o->seeds, "pat", o->timeout_ms, o->retry_ms)) != PAT_OK) {
+		*err = w->leader.err;
+		dq_leader_close(&w->leader);
+		return rv;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->space, NULL);
+	if (pthread_create(&w->thread, NULL, run, w) != 0) {
+		dq_leader_close(&w->leader);
+		return err_set(err, PAT_EIO, "cannot start the writer thread");
+	}
+	w->started = true;
+	return PAT_OK;
+}
+
+int writer_submit(struct writer *w, struct writer_item *it)
+{
+	int rv = PAT_OK;
+
+	it->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->stopping)
+		rv = PAT_ECLOSED;
+	else if (w->queued_bytes > 0 && w->queued_bytes + item_bytes(it) > w->o.queue_max_bytes)
+		rv = PAT_ELIMIT;
+	if (rv == PAT_OK) {
+		if (w->tail != NULL)
+			w->tail->next = it;
+		else
+			w->head = it;
+		w->tail = it;
+		w->queued_bytes += item_bytes(it);
+		pthread_cond_signal(&w->work);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rv;
+}
+
+bool writer_wait_space(struct writer *w, int timeout_ms)
+{
+	struct timespec until;
+	bool room;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (w->queued_bytes >= w->o.queue_max_bytes && !w->stopping)
+		if (pthread_cond_timedwait(&w->space, &w->mu, &until) == ETIMEDOUT)
+			break;
+	room = w->queued_bytes < w->o.queue_max_bytes && !w->stopping;
+	pthread_mutex_unlock(&w->mu);
+	return room;
+}
+
+void writer_stop(struct writer *w)
+{
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stopping = true;
+	pthread_cond_broadcast(&w->work);
+	pthread_cond_broadcast(&w->space);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	dq_leader_close(&w->leader);
+	/* The lock stays usable: a late writer_submit() gets PAT_ECLOSED, not undefined behaviour. */
+	w->started = false;
+}
+
+struct writer_stats writer_get_stats(struct writer *w)
+{
+	struct writer_stats s;
+
+	pthread_mutex_lock(&w->mu);
+	s = w->stats;
+	pthread_mutex_unlock(&w->mu);
+	return s;
+}

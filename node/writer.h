@@ -1,0 +1,70 @@
+/* writer: the group-commit writer. One thread, one connection to the leader: it takes every
+ * message queued (up to a row and a byte cap), writes them in ONE transaction, and only then
+ * reports each message's outcome. dqlite refuses a second concurrent writer and commits one
+ * row at a time slowly across nodes, so one writer with batches is the design.
+ *
+ * A message is acknowledged (status PAT_OK) only after its batch committed on a majority; a
+ * failed or uncertain commit reports the error to every message of the batch (SMTP answers
+ * 451 and the client sends again; a resend cannot duplicate, see store_put_batch). */
+#ifndef PAT_NODE_WRITER_H
+#define PAT_NODE_WRITER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/store.h"
+
+struct writer_item;
+typedef void (*writer_cb)(struct writer_item *item, int status);
+
+/* A message waiting to be written; the submitter owns it and the memory m points to until cb. */
+struct writer_item {
+	struct store_message m;   /* what to store */
+	writer_cb cb;             /* called once, from the writer thread, with the outcome */
+	void *data;               /* for the submitter */
+	struct writer_item *next; /* queue link (the writer's) */
+};
+
+struct writer_options {
+	const char *seeds;        /* cluster addresses */
+	size_t batch_max_rows;    /* messages per transaction at most */
+	size_t batch_max_bytes;   /* raw bytes per transaction at most (a larger message goes alone) */
+	size_t queue_max_bytes;   /* raw bytes queued before submit refuses (backpressure) */
+	int timeout_ms;           /* per request */
+	int retry_ms;             /* how long a batch may keep retrying */
+};
+
+struct writer_stats {
+	uint64_t batches;  /* transactions committed */
+	uint64_t rows;     /* messages acknowledged */
+	uint64_t failed;   /* messages reported failed */
+	uint64_t largest;  /* most messages in one batch */
+};
+
+struct writer {
+	struct writer_options o;
+	struct dq_leader leader;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t work;      /* something was queued, or stopping */
+	pthread_cond_t space;     /* the queue shrank */
+	struct writer_item *head, *tail;
+	size_t queued_bytes;
+	bool stopping;
+	bool started;
+	struct writer_stats stats;
+};
+
+int writer_start(struct writer *w, const struct writer_options *o, struct pat_err *err);
+/* Queue a message. PAT_ELIMIT when the queue holds queue_max_bytes already: stop reading
+ * from clients and call writer_wait_space(). PAT_ECLOSED after writer_stop(). */
+int writer_submit(struct writer *w, struct writer_item *item);
+/* Block until the queue has room (or up to timeout_ms); true when it has. */
+bool writer_wait_space(struct writer *w, int timeout_ms);
+/* Write what is queued, then stop the thread. */
+void writer_stop(struct writer *w);
+struct writer_stats writer_get_stats(struct writer *w);
+
+#endif

@@ -1,0 +1,196 @@
+/* Integration tests of the group-commit writer against real `pat node` processes: many
+ * producers, batches of many messages, acknowledgements only after commit, failures reported
+ * to every message of a batch when the cluster is gone, and backpressure. */
+#include "tests/lib/testutil.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/err.h"
+#include "lib/mem.h"
+#include "lib/timeutil.h"
+#include "node/store.h"
+#include "node/writer.h"
+#include "tests/lib/cluster.h"
+
+#define PRODUCERS 8
+#define PER_PRODUCER 300
+
+static struct tc_cluster cluster;
+static uint8_t *packed;
+static size_t packed_len;
+
+static atomic_int acked, failed;
+
+static void done(struct writer_item *it, int status)
+{
+	/* An acknowledgement must mean the row is there: checked after the run. */
+	*(int *)it->data = status;
+	if (status == PAT_OK)
+		atomic_fetch_add(&acked, 1);
+	else
+		atomic_fetch_add(&failed, 1);
+}
+
+static int setup(void **state)
+{
+	struct dq_leader l;
+	struct pat_err err;
+	static const char raw[] = "Subject: group commit\r\n\r\nbody\r\n";
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	tc_init(&cluster, 3, NULL);
+	for (int i = 0; i < 3; i++)
+		tc_start(&cluster, i, NULL);
+	if (dq_leader_init(&l, cluster.seeds, "pat", 5000, 20000) != PAT_OK || store_migrate(&l, NULL, &err) != PAT_OK)
+		return -1;
+	dq_leader_close(&l);
+	return store_pack_raw(raw, sizeof raw - 1, &packed, &packed_len, &err) == PAT_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tc_close(&cluster);
+	mem_free(packed);
+	return 0;
+}
+
+struct producer {
+	struct writer *w;
+	struct writer_item items[PER_PRODUCER];
+	int status[PER_PRODUCER];
+};
+
+static void *produce(void *arg)
+{
+	struct producer *p = arg;
+
+	for (int i = 0; i < PER_PRODUCER; i++) {
+		struct writer_item *it = &p->items[i];
+
+		memset(it, 0, sizeof *it);
+		ulid_new(it->m.id);
+		it->m.tenant = "acme";
+		it->m.received_at = time_wall_ms();
+		it->m.size = 30;
+		it->m.raw = packed;
+		it->m.raw_len = packed_len;
+		it->cb = done;
+		it->data = &p->status[i];
+		p->status[i] = -1;
+		while (writer_submit(p->w, it) == PAT_ELIMIT)
+			writer_wait_space(p->w, 1000);
+	}
+	return NULL;
+}
+
+static void many_producers_share_batches(void **state)
+{
+	struct writer_options o = { cluster.seeds, 256, 16 << 20, 64 << 20, 5000, 20000 };
+	static struct producer producers[PRODUCERS];
+	pthread_t threads[PRODUCERS];
+	struct writer w;
+	struct writer_stats s;
+	struct pat_err err;
+	struct dq_leader l;
+	int64_t total, unread;
+
+	(void)state;
+	atomic_store(&acked, 0);
+	atomic_store(&failed, 0);
+	assert_int_equal(writer_start(&w, &o, &err), PAT_OK);
+	for (int i = 0; i < PRODUCERS; i++) {
+		producers[i].w = &w;
+		pthread_create(&threads[i], NULL, produce, &producers[i]);
+	}
+	for (int i = 0; i < PRODUCERS; i++)
+		pthread_join(threads[i], NULL);
+	writer_stop(&w); /* writes what is queued first */
+	s = writer_get_stats(&w);
+	assert_int_equal(atomic_load(&acked), PRODUCERS * PER_PRODUCER);
+	assert_int_equal(atomic_load(&failed), 0);
+	for (int i = 0; i < PRODUCERS; i++)
+		for (int j = 0; j < PER_PRODUCER; j++)
+			assert_int_equal(producers[i].status[j], PAT_OK);
+	assert_int_equal(s.rows, PRODUCERS * PER_PRODUCER);
+	/* Grouped: far fewer transactions than messages. */
+	assert_true(s.batches < s.rows);
+	assert_true(s.largest > 1);
+	print_message("%llu messages in %llu transactions (largest %llu)\n", (unsigned long long)s.rows,
+		      (unsigned long long)s.batches, (unsigned long long)s.largest);
+	/* Every acknowledged message is stored. */
+	assert_int_equal(dq_leader_init(&l, cluster.seeds, "pat", 5000, 20000), PAT_OK);
+	assert_int_equal(store_count(&l, "acme", &total, &unread, &err), PAT_OK);
+	assert_int_equal(total, PRODUCERS * PER_PRODUCER);
+	dq_leader_close(&l);
+}
+
+static void fill(struct writer_item *it, int *status)
+{
+	memset(it, 0, sizeof *it);
+	ulid_new(it->m.id);
+	it->m.tenant = "acme";
+	it->m.raw = packed;
+	it->m.raw_len = packed_len;
+	it->cb = done;
+	it->data = status;
+	*status = -1;
+}
+
+/* With the cluster gone, nothing is acknowledged: every message hears of the failure. And
+ * while the writer is stuck on a batch, a full queue refuses more until there is room. */
+static void no_cluster_no_acknowledgement(void **state)
+{
+	struct writer_options o = { cluster.seeds, 64, 1 << 20, 0, 1000, 1500 };
+	struct writer w;
+	struct pat_err err;
+	struct writer_item items[3];
+	int status[3];
+	bool taken = false;
+
+	(void)state;
+	o.queue_max_bytes = packed_len; /* room for one message */
+	atomic_store(&acked, 0);
+	atomic_store(&failed, 0);
+	for (int i = 0; i < 3; i++)
+		tc_stop(&cluster, i, SIGKILL);
+	assert_int_equal(writer_start(&w, &o, &err), PAT_OK);
+	for (int i = 0; i < 3; i++)
+		fill(&items[i], &status[i]);
+	assert_int_equal(writer_submit(&w, &items[0]), PAT_OK);
+	/* Wait until the writer has taken it (it then spends 1.5 s failing to reach anyone). */
+	for (int i = 0; i < 500 && !taken; i++) {
+		pthread_mutex_lock(&w.mu);
+		taken = w.queued_bytes == 0;
+		pthread_mutex_unlock(&w.mu);
+		if (!taken)
+			usleep(1000);
+	}
+	assert_true(taken);
+	assert_int_equal(writer_submit(&w, &items[1]), PAT_OK);
+	assert_int_equal(writer_submit(&w, &items[2]), PAT_ELIMIT);
+	assert_true(writer_wait_space(&w, 10000));
+	assert_int_equal(writer_submit(&w, &items[2]), PAT_OK);
+	writer_stop(&w);
+	assert_int_equal(atomic_load(&acked), 0);
+	assert_int_equal(atomic_load(&failed), 3);
+	for (int i = 0; i < 3; i++)
+		assert_true(status[i] != PAT_OK && status[i] != -1);
+	assert_int_equal(writer_submit(&w, &items[0]), PAT_ECLOSED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(many_producers_share_batches),
+		cmocka_unit_test(no_cluster_no_acknowledgement),
+	};
+	return cmocka_run_group_tests_name("group-commit writer", tests, setup, teardown);
+}
