@@ -4,6 +4,12 @@
 
 #include "cli/cli.h"
 
+static const struct cli_option serve_options[] = {
+	{ "--data", "DIR", "node.data_dir", "data directory" },
+	{ "--smtp", "ADDR:PORT", "smtp.listen", "SMTP listener" },
+	{ NULL, NULL, NULL, NULL },
+};
+
 static const struct cli_option node_options[] = {
 	{ "--id", "N", "node.id", "this node's id (1 bootstraps a new cluster)" },
 	{ "--address", "HOST:PORT", "node.address", "address to bind and announce" },
@@ -38,10 +44,12 @@ static const struct cli_option version_options[] = {
 };
 
 const struct cli_command cli_commands[] = {
-	{ "serve", "[OPTIONS]", "run a complete single-node Pat (storage, SMTP, HTTP) in one process",
-	  "Run a complete Pat in one process: a single-node dqlite cluster in ./pat-data, the SMTP\n"
-	  "gateway on 127.0.0.1:1025 and the HTTP API and web UI on 127.0.0.1:8025.",
-	  NULL, NULL, true },
+	{ "serve", "[OPTIONS]", "run a complete single-node Pat (storage and SMTP) in one process",
+	  "Run a complete Pat in one process: a single-node dqlite cluster in ./pat-data and the SMTP\n"
+	  "gateway on 127.0.0.1:1025. A message is answered 250 once it is committed. The HTTP API and\n"
+	  "web UI are not in this build yet. SIGTERM or SIGINT stops it after answering every message\n"
+	  "already received.",
+	  serve_options, cli_cmd_serve, true },
 	{ "node", "[OPTIONS]", "run one dqlite storage node of a Pat cluster",
 	  "Run one storage node: a dqlite (Raft) member that bootstraps a new cluster or joins one\n"
 	  "through [node] join, and keeps its data in [node] data_dir. Node 1 bootstraps; every\n"

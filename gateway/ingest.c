@@ -1,0 +1,207 @@
+/* ingest: see ingest.h. A message whose MIME is broken is still stored, with whatever summary
+ * could be read: a test tool must show what the application really sent. */
+#include "gateway/ingest.h"
+
+#include <gmime/gmime.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/str.h"
+#include "lib/timeutil.h"
+#include "lib/ulid.h"
+
+#define SNIPPET_MAX 200
+
+/* Everything a message needs until its outcome is known. */
+struct job {
+	struct writer_item item;      /* what the writer writes */
+	struct smtp_server *server;
+	struct smtp_delivery *delivery;
+	char *fields[10];             /* owned summary strings */
+	uint8_t *packed;              /* zstd raw */
+};
+
+void ingest_global_init(void)
+{
+	static bool done;
+
+	if (!done) {
+		g_mime_init();
+		done = true;
+	}
+}
+
+static void job_free(struct job *j)
+{
+	for (int i = 0; i < 10; i++)
+		mem_free(j->fields[i]);
+	mem_free(j->packed);
+	mem_free(j);
+}
+
+static void written(struct writer_item *item, int status)
+{
+	struct job *j = item->data;
+	char id[ULID_SIZE];
+
+	memcpy(id, item->m.id, sizeof id);
+	smtp_delivery_done(j->server, j->delivery, status, id, status == PAT_OK ? "" : err_name(status));
+	job_free(j);
+}
+
+/* A GLib string as ours (mem_free-able), NULL-safe. */
+static char *own(const char *s)
+{
+	return mem_strdup(s != NULL ? s : "");
+}
+
+static char *addresses(InternetAddressList *list)
+{
+	char *text, *copy;
+
+	if (list == NULL || internet_address_list_length(list) == 0)
+		return own("");
+	text = internet_address_list_to_string(list, NULL, FALSE);
+	copy = own(text);
+	g_free(text);
+	return copy;
+}
+
+struct walk {
+	int attachments;
+	char *text; /* first text/plain part (g_free) */
+};
+
+static void visit(GMimeObject *parent, GMimeObject *part, gpointer data)
+{
+	struct walk *w = data;
+
+	(void)parent;
+	if (!GMIME_IS_PART(part))
+		return;
+	if (g_mime_part_is_attachment(GMIME_PART(part))) {
+		w->attachments++;
+		return;
+	}
+	if (w->text == NULL && GMIME_IS_TEXT_PART(part) &&
+	    g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", "plain"))
+		w->text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+}
+
+/* The first words of the text, whitespace collapsed, cut at a character boundary. */
+static char *snippet(const char *text)
+{
+	char *out = mem_alloc(SNIPPET_MAX + 4);
+	size_t n = 0;
+	bool space = false;
+
+	if (out == NULL)
+		return NULL;
+	for (const char *p = text != NULL ? text : ""; *p != '\0' && n < SNIPPET_MAX; p++) {
+		if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+			space = n > 0;
+			continue;
+		}
+		if (space) {
+			out[n++] = ' ';
+			space = false;
+		}
+		out[n++] = *p;
+	}
+	while (n > 0 && (out[n - 1] & 0xc0) == 0x80)
+		n--; /* a UTF-8 continuation byte: back to the character's start */
+	if (n > 0 && (unsigned char)out[n - 1] >= 0xc0)
+		n--;
+	out[n] = '\0';
+	return out;
+}
+
+void ingest_deliver(struct smtp_server *s, struct smtp_delivery *d, void *data)
+{
+	struct ingest *in = data;
+	struct job *j = mem_calloc(1, sizeof *j);
+	struct store_message *m;
+	struct buf raw = BUF_INIT;
+	char date[TIME_RFC5322_SIZE];
+	struct pat_err err;
+	GMimeStream *stream;
+	GMimeParser *parser;
+	GMimeMessage *msg;
+	struct walk w = { 0, NULL };
+	size_t packed_len = 0;
+	int rv;
+
+	if (j == NULL) {
+		smtp_delivery_done(s, d, PAT_ENOMEM, NULL, "out of memory");
+		return;
+	}
+	j->server = s;
+	j->delivery = d;
+	m = &j->item.m;
+	ulid_new(m->id);
+	m->received_at = time_wall_ms();
+	/* The trace header, then the message exactly as the client sent it. */
+	time_format_rfc5322(date, sizeof date, m->received_at / 1000);
+	buf_printf(&raw, "Received: from %s (%s)\r\n\tby %s (Pat) with ESMTP id %s;\r\n\t%s\r\n", d->helo, d->peer,
+		   in->hostname, m->id, date);
+	buf_append(&raw, d->data, d->len);
+	if (raw.data == NULL) {
+		mem_free(j);
+		smtp_delivery_done(s, d, PAT_ENOMEM, NULL, "out of memory");
+		return;
+	}
+	/* Summary. */
+	stream = g_mime_stream_mem_new_with_buffer((const char *)d->data, d->len);
+	parser = g_mime_parser_new_with_stream(stream);
+	msg = g_mime_parser_construct_message(parser, NULL);
+	if (msg != NULL) {
+		GMimeObject *o = GMIME_OBJECT(msg);
+
+		j->fields[0] = addresses(g_mime_message_get_from(msg));
+		j->fields[1] = addresses(g_mime_message_get_to(msg));
+		j->fields[2] = addresses(g_mime_message_get_cc(msg));
+		j->fields[3] = addresses(g_mime_message_get_bcc(msg));
+		j->fields[4] = addresses(g_mime_message_get_reply_to(msg));
+		j->fields[5] = own(g_mime_message_get_subject(msg));
+		j->fields[6] = own(g_mime_message_get_message_id(msg));
+		j->fields[7] = own(g_mime_object_get_header(o, "Date"));
+		g_mime_message_foreach(msg, visit, &w);
+		j->fields[8] = snippet(w.text);
+		g_free(w.text);
+		g_object_unref(msg);
+	} else {
+		log_info("message has no readable headers; stored as received", "peer=%s size=%zu", d->peer, d->len);
+	}
+	g_object_unref(parser);
+	g_object_unref(stream);
+	m->tenant = in->tenant;
+	m->helo = d->helo;
+	m->mail_from = d->mail_from;
+	m->rcpt_to = d->rcpt_to;
+	m->from = j->fields[0], m->to = j->fields[1], m->cc = j->fields[2], m->bcc = j->fields[3];
+	m->reply_to = j->fields[4], m->subject = j->fields[5], m->message_id = j->fields[6], m->date = j->fields[7];
+	m->snippet = j->fields[8];
+	m->attachments = w.attachments;
+	m->size = (int64_t)raw.len;
+	m->region = in->region;
+	m->gateway = in->gateway;
+	rv = store_pack_raw(raw.data, raw.len, &j->packed, &packed_len, &err);
+	buf_free(&raw);
+	if (rv != PAT_OK) {
+		job_free(j);
+		smtp_delivery_done(s, d, rv, NULL, err.msg);
+		return;
+	}
+	m->raw = j->packed;
+	m->raw_len = packed_len;
+	j->item.cb = written;
+	j->item.data = j;
+	rv = writer_submit(in->writer, &j->item);
+	if (rv != PAT_OK) {
+		/* The writer's queue is full (or it is stopping): the client is told to come back. */
+		job_free(j);
+		smtp_delivery_done(s, d, rv, NULL, rv == PAT_ELIMIT ? "the write queue is full" : "the writer is stopping");
+	}
+}

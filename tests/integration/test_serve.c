@@ -1,0 +1,558 @@
+/* Integration tests of `pat serve` over SMTP: conversations with pipelining, malformed and
+ * out-of-order commands, limits, AUTH, UTF-8 addresses, a real client (Python's smtplib), the
+ * corpus stored byte for byte, and every acknowledged message surviving a kill -9. */
+#include "tests/lib/testutil.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "consensus/leader.h"
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "lib/str.h"
+#include "lib/mem.h"
+#include "node/store.h"
+
+static char *dir, *log_path, node_address[32], smtp_address[32];
+static int smtp_port;
+static pid_t pid;
+
+static void start_serve(void)
+{
+	char data[4200], node_set[64], listen[32];
+	const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", listen, "--set", node_set,
+			       "--set", "smtp.max_message_size=64KiB", "--set", "smtp.max_recipients=3",
+			       "--set", "smtp.command_timeout=2s", "--set", "smtp.max_connections_per_ip=8",
+			       "--set", "smtp.hostname=pat.test", NULL };
+
+	snprintf(data, sizeof data, "%s/data", dir);
+	snprintf(node_set, sizeof node_set, "node.address=%s", node_address);
+	snprintf(listen, sizeof listen, "%s", smtp_address);
+	pid = tu_spawn(argv, NULL, log_path);
+	if (!tu_wait_port(smtp_port, 30000)) {
+		char *log = tu_read_file(log_path, NULL);
+
+		fail_msg("pat serve did not listen; its log:\n%s", log ? log : "");
+	}
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	dir = tu_mkdtemp();
+	if (asprintf(&log_path, "%s/serve.log", dir) < 0)
+		return -1;
+	smtp_port = tu_free_port();
+	snprintf(smtp_address, sizeof smtp_address, "127.0.0.1:%d", smtp_port);
+	snprintf(node_address, sizeof node_address, "127.0.0.1:%d", tu_free_port());
+	start_serve();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (pid > 0)
+		assert_int_equal(tu_stop(pid, SIGTERM), 0);
+	{
+		char *log = tu_read_file(log_path, NULL);
+
+		if (log != NULL && (strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
+			fail_msg("pat serve reported a sanitizer error:\n%s", log);
+		free(log);
+	}
+	tu_rmtree(dir);
+	free(dir);
+	free(log_path);
+	return 0;
+}
+
+/* ---- a line-level SMTP client ---- */
+
+struct conn {
+	int fd;
+	char buf[65536];
+	size_t len;
+};
+
+static void conn_open(struct conn *c)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)smtp_port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { 10, 0 };
+
+	c->len = 0;
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+}
+
+static void conn_send(struct conn *c, const char *text, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(c->fd, text, n, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return;
+		text += w;
+		n -= (size_t)w;
+	}
+}
+
+#define SEND(c, s) conn_send((c), (s), strlen(s))
+
+/* One whole reply (all its lines); "" when the connection closed. Caller frees. */
+static char *conn_reply(struct conn *c)
+{
+	for (;;) {
+		char *line = c->buf;
+		char *nl;
+
+		while ((nl = memchr(line, '\n', c->len - (size_t)(line - c->buf))) != NULL) {
+			if (nl - line >= 4 && line[3] == ' ') {
+				size_t n = (size_t)(nl - c->buf) + 1;
+				char *r = strndup(c->buf, n);
+
+				memmove(c->buf, c->buf + n, c->len - n);
+				c->len -= n;
+				return r;
+			}
+			line = nl + 1;
+		}
+		{
+			ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len - 1, 0);
+
+			if (r <= 0)
+				return strdup("");
+			c->len += (size_t)r;
+		}
+	}
+}
+
+static void expect(struct conn *c, const char *prefix)
+{
+	char *r = conn_reply(c);
+
+	if (strncmp(r, prefix, strlen(prefix)) != 0)
+		fail_msg("expected a reply starting \"%s\", got \"%s\"", prefix, r);
+	free(r);
+}
+
+static void conn_close(struct conn *c)
+{
+	close(c->fd);
+}
+
+static void hello(struct conn *c)
+{
+	conn_open(c);
+	expect(c, "220 pat.test ESMTP");
+	SEND(c, "EHLO client.test\r\n");
+	expect(c, "250-pat.test");
+}
+
+/* ---- tests ---- */
+
+static void ehlo_lists_extensions(void **state)
+{
+	struct conn c;
+	char *r;
+
+	(void)state;
+	conn_open(&c);
+	expect(&c, "220 pat.test ESMTP Pat");
+	SEND(&c, "EHLO client.test\r\n");
+	r = conn_reply(&c);
+	assert_contains(r, "250-PIPELINING");
+	assert_contains(r, "250-SIZE 65536");
+	assert_contains(r, "250-8BITMIME");
+	assert_contains(r, "250-SMTPUTF8");
+	assert_contains(r, "250-ENHANCEDSTATUSCODES");
+	assert_contains(r, "AUTH PLAIN LOGIN");
+	free(r);
+	SEND(&c, "HELO client.test\r\n");
+	expect(&c, "250 pat.test");
+	SEND(&c, "VRFY someone\r\n");
+	expect(&c, "252 2.5.0");
+	SEND(&c, "HELP\r\n");
+	expect(&c, "214 2.0.0");
+	SEND(&c, "STARTTLS\r\n");
+	expect(&c, "502 5.5.1");
+	SEND(&c, "QUIT\r\n");
+	expect(&c, "221 2.0.0");
+	conn_close(&c);
+}
+
+static void pipelined_message_is_stored(void **state)
+{
+	struct conn c;
+	struct dq_leader l;
+	struct store_row row;
+	struct pat_err err;
+	char *r, id[64] = "";
+	uint8_t *raw;
+	size_t len;
+	static const char body[] = "From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: pipelined\r\n\r\n"
+				   "first line\r\n.leading dot\r\n";
+
+	(void)state;
+	hello(&c);
+	/* Everything in one write, as a PIPELINING client does. */
+	SEND(&c, "MAIL FROM:<alice@example.com> SIZE=200 BODY=8BITMIME\r\nRCPT TO:<bob@example.com>\r\n"
+		 "RCPT TO:<carol@example.com>\r\nDATA\r\n");
+	expect(&c, "250 2.1.0");
+	expect(&c, "250 2.1.5");
+	expect(&c, "250 2.1.5");
+	expect(&c, "354");
+	SEND(&c, "From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: pipelined\r\n\r\nfirst line\r\n"
+		 "..leading dot\r\n.\r\nNOOP\r\n");
+	r = conn_reply(&c);
+	assert_contains(r, "250 2.0.0 Ok: queued as ");
+	sscanf(r, "250 2.0.0 Ok: queued as %63s", id);
+	free(r);
+	expect(&c, "250 2.0.0"); /* the NOOP sent behind the message */
+	SEND(&c, "QUIT\r\n");
+	expect(&c, "221");
+	conn_close(&c);
+	/* It is in the store: summary and raw bytes, dot-unstuffed, behind one trace header. */
+	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
+	assert_int_equal(store_get(&l, "default", id, &row, &err), PAT_OK);
+	assert_string_equal(row.m.subject, "pipelined");
+	assert_string_equal(row.m.from, "Alice <alice@example.com>");
+	assert_string_equal(row.m.mail_from, "alice@example.com");
+	assert_string_equal(row.m.rcpt_to, "bob@example.com,carol@example.com");
+	assert_string_equal(row.m.helo, "client.test");
+	assert_int_equal(store_unpack_raw(row.m.raw, row.m.raw_len, 1 << 20, &raw, &len, &err), PAT_OK);
+	assert_true(strncmp((char *)raw, "Received: from client.test (127.0.0.1:", 38) == 0);
+	assert_true(len > sizeof body - 1);
+	assert_memory_equal(raw + len - (sizeof body - 1), body, sizeof body - 1);
+	mem_free(raw);
+	store_row_free(&row);
+	dq_leader_close(&l);
+}
+
+static void commands_out_of_order_and_malformed(void **state)
+{
+	struct conn c;
+	char nul[] = "NO\0OP\r\n";
+	char *long_line = malloc(5000);
+
+	(void)state;
+	conn_open(&c);
+	expect(&c, "220");
+	SEND(&c, "MAIL FROM:<a@example.com>\r\n");
+	expect(&c, "503 5.5.1 Error: send HELO/EHLO first");
+	SEND(&c, "EHLO\r\n");
+	expect(&c, "501 5.5.4");
+	SEND(&c, "EHLO client.test\r\n");
+	expect(&c, "250-");
+	SEND(&c, "RCPT TO:<b@example.com>\r\n");
+	expect(&c, "503 5.5.1 Error: need MAIL");
+	SEND(&c, "DATA\r\n");
+	expect(&c, "503 5.5.1 Error: need RCPT");
+	SEND(&c, "MAIL FROM:a@example.com\r\n");
+	expect(&c, "501 5.5.4 Syntax: MAIL FROM:<address>");
+	SEND(&c, "MAIL FROM:<a@example.com> FROBNICATE=1\r\n");
+	expect(&c, "555 5.5.4");
+	SEND(&c, "MAIL FROM:<a@example.com> BODY=9BIT\r\n");
+	expect(&c, "501 5.5.4");
+	SEND(&c, "MAIL FROM:<>\r\n"); /* the null sender of bounces is fine */
+	expect(&c, "250 2.1.0");
+	SEND(&c, "MAIL FROM:<x@example.com>\r\n");
+	expect(&c, "503 5.5.1");
+	SEND(&c, "RCPT TO:<>\r\n");
+	expect(&c, "501 5.1.3");
+	SEND(&c, "XYZZY\r\n");
+	expect(&c, "500 5.5.2");
+	conn_send(&c, nul, sizeof nul - 1);
+	expect(&c, "500 5.5.2 Error: NUL byte");
+	SEND(&c, "NOOP\n"); /* bare LF */
+	expect(&c, "250 2.0.0");
+	SEND(&c, "RSET\r\n");
+	expect(&c, "250 2.0.0");
+	memset(long_line, 'A', 4999);
+	long_line[4999] = '\0';
+	SEND(&c, long_line);
+	expect(&c, "500 5.5.6 Error: command line too long");
+	expect(&c, ""); /* and the connection is closed */
+	conn_close(&c);
+	free(long_line);
+}
+
+static void limits(void **state)
+{
+	struct conn c;
+	char *big = malloc(70 * 1024 + 1);
+
+	(void)state;
+	hello(&c);
+	SEND(&c, "MAIL FROM:<a@example.com> SIZE=1000000\r\n");
+	expect(&c, "552 5.3.4");
+	SEND(&c, "MAIL FROM:<a@example.com>\r\n");
+	expect(&c, "250");
+	SEND(&c, "RCPT TO:<1@example.com>\r\nRCPT TO:<2@example.com>\r\nRCPT TO:<3@example.com>\r\nRCPT TO:<4@example.com>\r\n");
+	expect(&c, "250");
+	expect(&c, "250");
+	expect(&c, "250");
+	expect(&c, "452 4.5.3 Too many recipients");
+	SEND(&c, "DATA\r\n");
+	expect(&c, "354");
+	for (size_t i = 0; i < 70 * 1024; i++)
+		big[i] = (i % 70 == 69) ? '\n' : 'x';
+	big[70 * 1024] = '\0';
+	SEND(&c, big);
+	SEND(&c, "\r\n.\r\n");
+	expect(&c, "552 5.3.4 Error: message exceeds fixed maximum message size");
+	/* The session goes on. */
+	SEND(&c, "NOOP\r\n");
+	expect(&c, "250");
+	conn_close(&c);
+	free(big);
+	/* A silent client is let go after command_timeout (2 s here). */
+	conn_open(&c);
+	expect(&c, "220");
+	expect(&c, "421 4.4.2");
+	conn_close(&c);
+}
+
+static void auth_and_utf8(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	hello(&c);
+	SEND(&c, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n"); /* \0user\0pass */
+	expect(&c, "235 2.7.0");
+	SEND(&c, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n");
+	expect(&c, "503 5.5.1 Already authenticated");
+	conn_close(&c);
+	hello(&c);
+	SEND(&c, "AUTH LOGIN\r\n");
+	expect(&c, "334 VXNlcm5hbWU6");
+	SEND(&c, "dXNlcg==\r\n");
+	expect(&c, "334 UGFzc3dvcmQ6");
+	SEND(&c, "cGFzcw==\r\n");
+	expect(&c, "235 2.7.0");
+	conn_close(&c);
+	hello(&c);
+	SEND(&c, "AUTH CRAM-MD5\r\n");
+	expect(&c, "504 5.5.4");
+	SEND(&c, "AUTH PLAIN !!!\r\n");
+	expect(&c, "501 5.5.2");
+	SEND(&c, "AUTH LOGIN\r\n");
+	expect(&c, "334");
+	SEND(&c, "*\r\n");
+	expect(&c, "501 5.7.0 Authentication cancelled");
+	SEND(&c, "MAIL FROM:<j\xc3\xb6rg@ex\xc3\xa4mple.com> SMTPUTF8\r\nRCPT TO:<\xe7\x94\xa8\xe6\x88\xb7@example.com>\r\nDATA\r\n");
+	expect(&c, "250 2.1.0");
+	expect(&c, "250 2.1.5");
+	expect(&c, "354");
+	SEND(&c, "Subject: =?UTF-8?B?w6nDqQ==?=\r\n\r\nbody\r\n.\r\n");
+	expect(&c, "250 2.0.0 Ok: queued as");
+	conn_close(&c);
+}
+
+static void a_real_client_sends(void **state)
+{
+	char script[1024];
+	const char *argv[] = { "/usr/bin/python3", "-c", script, NULL };
+	struct tu_proc p;
+
+	(void)state;
+	snprintf(script, sizeof script,
+		 "import smtplib\n"
+		 "s = smtplib.SMTP('127.0.0.1', %d, timeout=10)\n"
+		 "s.login('app', 'secret')\n"
+		 "for i in range(20):\n"
+		 "    s.sendmail('app@example.com', ['qa@example.com'], 'Subject: smtplib %%d\\r\\n\\r\\nhello\\r\\n' %% i)\n"
+		 "s.quit()\n"
+		 "print('sent')\n",
+		 smtp_port);
+	tu_run(&p, argv, NULL, NULL);
+	if (p.status != 0)
+		fail_msg("smtplib failed (%d): %s", p.status, p.err);
+	assert_contains(p.out, "sent");
+	tu_proc_free(&p);
+}
+
+/* Send raw (LF line ends) with CRLF and dot-stuffing; return the queued id. */
+static void send_raw(struct conn *c, const char *raw, size_t len, char *id, size_t n)
+{
+	struct buf out = BUF_INIT;
+	bool line_start = true;
+	char *r;
+
+	for (size_t i = 0; i < len; i++) {
+		if (line_start && raw[i] == '.')
+			buf_append_char(&out, '.');
+		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+			buf_append_char(&out, '\r');
+		buf_append_char(&out, raw[i]);
+		line_start = raw[i] == '\n';
+	}
+	if (!line_start)
+		buf_append_str(&out, "\r\n");
+	SEND(c, "MAIL FROM:<corpus@example.com>\r\nRCPT TO:<qa@example.com>\r\nDATA\r\n");
+	expect(c, "250");
+	expect(c, "250");
+	expect(c, "354");
+	conn_send(c, out.data, out.len);
+	SEND(c, ".\r\n");
+	r = conn_reply(c);
+	if (sscanf(r, "250 2.0.0 Ok: queued as %63s", id) != 1)
+		fail_msg("not stored: %s", r);
+	(void)n;
+	free(r);
+	buf_free(&out);
+}
+
+static void corpus_round_trips_byte_for_byte(void **state)
+{
+	char corpus[4096];
+	struct dq_leader l;
+	struct conn c;
+	DIR *d;
+	struct dirent *e;
+	int files = 0;
+
+	(void)state;
+	snprintf(corpus, sizeof corpus, "%s/../shared/corpus/cpython-email", tu_source_dir());
+	d = opendir(corpus);
+	if (d == NULL)
+		fail_msg("no corpus at %s", corpus);
+	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
+	hello(&c);
+	while ((e = readdir(d)) != NULL) {
+		char path[4400], id[64];
+		struct store_row row;
+		struct pat_err err;
+		struct buf want = BUF_INIT;
+		uint8_t *raw;
+		size_t len, rlen;
+		char *text;
+
+		if (e->d_name[0] == '.' || !str_has_suffix(e->d_name, ".txt"))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", corpus, e->d_name);
+		text = tu_read_file(path, &len);
+		send_raw(&c, text, len, id, sizeof id);
+		/* What was sent: CRLF line ends, ending in a line end. */
+		for (size_t i = 0; i < len; i++) {
+			if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r'))
+				buf_append_char(&want, '\r');
+			buf_append_char(&want, text[i]);
+		}
+		if (len > 0 && text[len - 1] != '\n')
+			buf_append_str(&want, "\r\n");
+		assert_int_equal(store_get(&l, "default", id, &row, &err), PAT_OK);
+		assert_int_equal(store_unpack_raw(row.m.raw, row.m.raw_len, 1 << 24, &raw, &rlen, &err), PAT_OK);
+		assert_true(rlen > want.len);
+		if (memcmp(raw + rlen - want.len, want.data, want.len) != 0)
+			fail_msg("%s was not stored byte for byte", e->d_name);
+		assert_true(strncmp((char *)raw, "Received: ", 10) == 0);
+		mem_free(raw);
+		store_row_free(&row);
+		buf_free(&want);
+		free(text);
+		files++;
+	}
+	closedir(d);
+	conn_close(&c);
+	dq_leader_close(&l);
+	assert_true(files >= 30);
+}
+
+/* ---- crash ---- */
+
+static atomic_int n_acked;
+static char acked_ids[2000][32];
+static atomic_bool stop_sending;
+
+static void *burst(void *arg)
+{
+	struct conn c;
+
+	(void)arg;
+	hello(&c);
+	while (!atomic_load(&stop_sending) && atomic_load(&n_acked) < 2000) {
+		char *r;
+
+		SEND(&c, "MAIL FROM:<burst@example.com>\r\nRCPT TO:<qa@example.com>\r\nDATA\r\n");
+		free(conn_reply(&c));
+		free(conn_reply(&c));
+		r = conn_reply(&c);
+		if (strncmp(r, "354", 3) != 0) {
+			free(r);
+			break;
+		}
+		free(r);
+		SEND(&c, "Subject: burst\r\n\r\nburst\r\n.\r\n");
+		r = conn_reply(&c);
+		if (strncmp(r, "250 2.0.0 Ok: queued as ", 24) != 0) {
+			free(r);
+			break; /* the server died: this one was not acknowledged */
+		}
+		sscanf(r + 24, "%31s", acked_ids[atomic_load(&n_acked)]);
+		atomic_fetch_add(&n_acked, 1);
+		free(r);
+	}
+	conn_close(&c);
+	return NULL;
+}
+
+static void acknowledged_messages_survive_kill_9(void **state)
+{
+	pthread_t t;
+	struct dq_leader l;
+	int n;
+
+	(void)state;
+	atomic_store(&n_acked, 0);
+	atomic_store(&stop_sending, false);
+	pthread_create(&t, NULL, burst, NULL);
+	while (atomic_load(&n_acked) < 100)
+		usleep(1000);
+	assert_int_equal(tu_stop(pid, SIGKILL), 128 + SIGKILL);
+	pid = 0;
+	atomic_store(&stop_sending, true);
+	pthread_join(t, NULL);
+	n = atomic_load(&n_acked);
+	start_serve();
+	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 30000), PAT_OK);
+	for (int i = 0; i < n; i++) {
+		struct store_row row;
+		struct pat_err err;
+
+		if (store_get(&l, "default", acked_ids[i], &row, &err) != PAT_OK)
+			fail_msg("acknowledged message %s (%d of %d) is missing after kill -9: %s", acked_ids[i], i + 1, n, err.msg);
+		store_row_free(&row);
+	}
+	print_message("%d acknowledged messages, all found after kill -9 and restart\n", n);
+	dq_leader_close(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ehlo_lists_extensions),
+		cmocka_unit_test(pipelined_message_is_stored),
+		cmocka_unit_test(commands_out_of_order_and_malformed),
+		cmocka_unit_test(limits),
+		cmocka_unit_test(auth_and_utf8),
+		cmocka_unit_test(a_real_client_sends),
+		cmocka_unit_test(corpus_round_trips_byte_for_byte),
+		cmocka_unit_test(acknowledged_messages_survive_kill_9),
+	};
+	return cmocka_run_group_tests_name("pat serve over SMTP", tests, setup, teardown);
+}
