@@ -10,6 +10,15 @@ static const struct cli_option serve_options[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
+static const struct cli_option sendmail_options[] = {
+	{ "-t", NULL, NULL, "also send to the To, Cc and Bcc addresses of the headers" },
+	{ "-f", "SENDER", NULL, "envelope sender (default: none, <>)" },
+	{ "-i", NULL, NULL, "accepted for compatibility: the message always ends at end of input" },
+	{ "-oi", NULL, NULL, "the same as -i" },
+	{ "--smtp", "ADDR:PORT", "smtp.listen", "the gateway to deliver to" },
+	{ NULL, NULL, NULL, NULL },
+};
+
 static const struct cli_option node_options[] = {
 	{ "--id", "N", "node.id", "this node's id (1 bootstraps a new cluster)" },
 	{ "--address", "HOST:PORT", "node.address", "address to bind and announce" },
@@ -84,10 +93,11 @@ const struct cli_command cli_commands[] = {
 	  "Generate SMTP load against a Pat gateway (or any SMTP server) and report messages per\n"
 	  "second and acknowledgement latency.",
 	  NULL, NULL, true },
-	{ "sendmail", "[-t] [-f SENDER] [RECIPIENT...]", "deliver a message from stdin to a Pat gateway, like sendmail",
-	  "Read a message on standard input and deliver it to a Pat gateway over SMTP, accepting\n"
-	  "sendmail's usual options, so that applications configured with a sendmail path work.",
-	  NULL, NULL, true },
+	{ "sendmail", "[-t] [-i] [-f SENDER] [RECIPIENT...]", "deliver a message from stdin to a Pat gateway, like sendmail",
+	  "Read a message on standard input and deliver it over SMTP to the Pat gateway at [smtp]\n"
+	  "listen (or --smtp), so that applications configured with a sendmail path work. Exit\n"
+	  "status as sendmail's: 0 delivered, 64 bad usage, 69 refused, 75 try again later.",
+	  sendmail_options, cli_cmd_sendmail, true },
 	{ "config", "check|show [OPTIONS]", "check the configuration, or show the effective values",
 	  "check  validate the configuration (file, PAT_* environment variables, flags) and report\n"
 	  "       every problem with where it came from; exit status 1 when there is one.\n"

@@ -386,6 +386,56 @@ static void a_real_client_sends(void **state)
 	tu_proc_free(&p);
 }
 
+static void sendmail_delivers(void **state)
+{
+	char smtp_flag[64];
+	const char *argv[] = { tu_pat_bin(), "sendmail", "--smtp", smtp_flag, "-t", "-i", "-f", "app@example.com",
+			       "extra@example.com", NULL };
+	const char *none[] = { tu_pat_bin(), "sendmail", "--smtp", smtp_flag, NULL };
+	const char *closed[] = { tu_pat_bin(), "sendmail", "--smtp", "127.0.0.1:1", "qa@example.com", NULL };
+	const char *too_big[] = { tu_pat_bin(), "sendmail", "--smtp", smtp_flag, "qa@example.com", NULL };
+	struct tu_proc p;
+	struct dq_leader l;
+	struct store_row *rows;
+	struct pat_err err;
+	size_t n;
+	char *big;
+
+	(void)state;
+	snprintf(smtp_flag, sizeof smtp_flag, "%s", smtp_address);
+	tu_run(&p, argv, NULL, "To: Bob <bob@example.com>\nBcc: secret@example.com\n"
+			       "Subject: via sendmail\n\nline one\n.\nlast line\n");
+	if (p.status != 0)
+		fail_msg("pat sendmail failed (%d): %s", p.status, p.err);
+	tu_proc_free(&p);
+	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
+	assert_int_equal(store_list(&l, "default", NULL, 1, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].m.subject, "via sendmail");
+	assert_string_equal(rows[0].m.mail_from, "app@example.com");
+	assert_string_equal(rows[0].m.rcpt_to, "extra@example.com,bob@example.com,secret@example.com");
+	assert_string_equal(rows[0].m.bcc, ""); /* the Bcc header was not sent */
+	assert_contains(rows[0].m.snippet, "line one . last line");
+	store_rows_free(rows, n);
+	dq_leader_close(&l);
+	tu_run(&p, none, NULL, "Subject: nobody\n\nx\n");
+	assert_int_equal(p.status, 64);
+	assert_contains(p.err, "no recipients");
+	tu_proc_free(&p);
+	tu_run(&p, closed, NULL, "Subject: x\n\nx\n");
+	assert_int_equal(p.status, 75);
+	assert_contains(p.err, "cannot reach the gateway at 127.0.0.1:1");
+	tu_proc_free(&p);
+	big = malloc(100 * 1024);
+	memset(big, 'x', 100 * 1024 - 1);
+	big[100 * 1024 - 1] = '\0';
+	tu_run(&p, too_big, NULL, big);
+	assert_int_equal(p.status, 69);
+	assert_contains(p.err, "the server answered: 552 5.3.4");
+	tu_proc_free(&p);
+	free(big);
+}
+
 /* Send raw (LF line ends) with CRLF and dot-stuffing; return the queued id. */
 static void send_raw(struct conn *c, const char *raw, size_t len, char *id, size_t n)
 {
@@ -551,6 +601,7 @@ int main(void)
 		cmocka_unit_test(limits),
 		cmocka_unit_test(auth_and_utf8),
 		cmocka_unit_test(a_real_client_sends),
+		cmocka_unit_test(sendmail_delivers),
 		cmocka_unit_test(corpus_round_trips_byte_for_byte),
 		cmocka_unit_test(acknowledged_messages_survive_kill_9),
 	};
