@@ -169,6 +169,7 @@ void ingest_deliver(struct smtp_server *s, struct smtp_delivery *d, void *data)
 		j->fields[7] = own(g_mime_object_get_header(o, "Date"));
 		g_mime_message_foreach(msg, visit, &w);
 		j->fields[8] = snippet(w.text);
+		j->fields[9] = own(w.text);
 		g_free(w.text);
 		g_object_unref(msg);
 	} else {
@@ -183,6 +184,7 @@ void ingest_deliver(struct smtp_server *s, struct smtp_delivery *d, void *data)
 	m->from = j->fields[0], m->to = j->fields[1], m->cc = j->fields[2], m->bcc = j->fields[3];
 	m->reply_to = j->fields[4], m->subject = j->fields[5], m->message_id = j->fields[6], m->date = j->fields[7];
 	m->snippet = j->fields[8];
+	m->body_text = j->fields[9];
 	m->attachments = w.attachments;
 	m->size = (int64_t)raw.len;
 	m->region = in->region;

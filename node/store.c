@@ -44,6 +44,9 @@ static const char *const migrations[] = {
 	" prev_hash BLOB NOT NULL,"
 	" hash BLOB NOT NULL);"
 	"CREATE INDEX audit_by_tenant ON audit_log (tenant, seq);",
+	/* 2: full-text search; rowid = messages.seq. It keeps its own copy of the text: the body
+	 * is nowhere else uncompressed, and FTS5 in SQLite 3.40 needs the text to delete a row. */
+	"CREATE VIRTUAL TABLE messages_fts USING fts5(subject, addresses, body, tokenize = 'unicode61 remove_diacritics 2');",
 };
 
 /* ---- transactions ---- */
@@ -211,6 +214,7 @@ struct batch {
 
 static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
 {
+	static const char fts_sql[] = "INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)";
 	static const char sql[] =
 		"INSERT INTO messages (id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr,"
 		" bcc_hdr, reply_to, subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region,"
@@ -237,7 +241,24 @@ static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
 			rv = err_set(err, PAT_EINVAL, "message %zu of the batch has no tenant, a bad id or no raw data", i + 1);
 			break;
 		}
-		rv = dq_client_exec(c, stmt, p, 22, NULL);
+		{
+			struct dq_result r;
+			struct buf addresses = BUF_INIT;
+
+			rv = dq_client_exec(c, stmt, p, 22, &r);
+			if (rv != PAT_OK || r.rows_affected == 0)
+				continue; /* stored before: indexed before */
+			buf_printf(&addresses, "%s %s %s %s %s %s %s", m->mail_from ? m->mail_from : "", m->rcpt_to ? m->rcpt_to : "",
+				   m->from ? m->from : "", m->to ? m->to : "", m->cc ? m->cc : "", m->bcc ? m->bcc : "",
+				   m->reply_to ? m->reply_to : "");
+			{
+				struct dq_value f[4] = { dq_int((int64_t)r.last_insert_id), text_or_empty(m->subject),
+							 dq_text(buf_str(&addresses)), text_or_empty(m->body_text) };
+
+				rv = dq_client_exec_sql(c, fts_sql, f, 4, NULL);
+			}
+			buf_free(&addresses);
+		}
 	}
 	if (dq_client_connected(c))
 		dq_client_finalize(c, stmt);
@@ -335,10 +356,9 @@ int store_get(struct dq_leader *l, const char *tenant, const char *id, struct st
 	return rv;
 }
 
-int store_list(struct dq_leader *l, const char *tenant, const char *before, unsigned limit,
-	       struct store_row **out, size_t *n_out, struct pat_err *err)
+static int query_rows(struct dq_leader *l, const char *sql, const struct dq_value *p, unsigned n_params,
+		      unsigned limit, struct store_row **out, size_t *n_out, struct pat_err *err)
 {
-	struct dq_value p[3] = { dq_text(tenant), dq_text(before != NULL ? before : "~"), dq_int(limit) };
 	struct store_row *list;
 	struct dq_rows rows;
 	size_t n = 0;
@@ -352,9 +372,7 @@ int store_list(struct dq_leader *l, const char *tenant, const char *before, unsi
 	list = mem_calloc(limit, sizeof *list);
 	if (list == NULL)
 		return err_set(err, PAT_ENOMEM, "out of memory");
-	/* "~" sorts after every ULID character: no cursor means from the newest. */
-	rv = dq_leader_query_sql(l, "SELECT " COLUMNS " FROM messages WHERE tenant = ? AND id < ? ORDER BY id DESC LIMIT ?",
-				 p, 3, &rows);
+	rv = dq_leader_query_sql(l, sql, p, n_params, &rows);
 	if (rv != PAT_OK) {
 		mem_free(list);
 		return err_set(err, rv, "%s", l->err.msg[0] ? l->err.msg : l->client.err.msg);
@@ -381,6 +399,30 @@ int store_list(struct dq_leader *l, const char *tenant, const char *before, unsi
 	return PAT_OK;
 }
 
+int store_list(struct dq_leader *l, const char *tenant, const char *before, unsigned limit,
+	       struct store_row **out, size_t *n_out, struct pat_err *err)
+{
+	/* "~" sorts after every ULID character: no cursor means from the newest. */
+	struct dq_value p[3] = { dq_text(tenant), dq_text(before != NULL ? before : "~"), dq_int(limit) };
+
+	return query_rows(l, "SELECT " COLUMNS " FROM messages WHERE tenant = ? AND id < ? ORDER BY id DESC LIMIT ?", p, 3,
+			  limit, out, n_out, err);
+}
+
+int store_search(struct dq_leader *l, const char *tenant, const char *fts_query, unsigned limit,
+		 struct store_row **out, size_t *n_out, struct pat_err *err)
+{
+	struct dq_value p[3] = { dq_text(tenant), dq_text(fts_query), dq_int(limit) };
+	int rv = query_rows(l,
+			    "SELECT " COLUMNS " FROM messages WHERE tenant = ? AND seq IN"
+			    " (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) ORDER BY id DESC LIMIT ?",
+			    p, 3, limit, out, n_out, err);
+
+	if (rv == PAT_EREMOTE)
+		return err_set(err, PAT_EINVAL, "cannot search for %s: %s", fts_query, l->client.err.msg);
+	return rv;
+}
+
 int store_count(struct dq_leader *l, const char *tenant, int64_t *total, int64_t *unread, struct pat_err *err)
 {
 	struct dq_value p = dq_text(tenant);
@@ -402,31 +444,55 @@ int store_count(struct dq_leader *l, const char *tenant, int64_t *total, int64_t
 	return rv == PAT_OK ? PAT_OK : err_set(err, rv, "%s", l->client.err.msg);
 }
 
-int store_delete(struct dq_leader *l, const char *tenant, const char *id, struct pat_err *err)
+struct deletion {
+	const char *tenant;
+	const char *id;   /* NULL: every message of the tenant */
+	int64_t deleted;
+};
+
+static int delete_rows(struct dq_client *c, void *data, struct pat_err *err)
 {
-	struct dq_value p[2] = { dq_text(tenant), dq_text(id) };
+	struct deletion *d = data;
+	struct dq_value p[2] = { dq_text(d->tenant), dq_text(d->id != NULL ? d->id : "") };
+	unsigned n = d->id != NULL ? 2 : 1;
 	struct dq_result r;
 	int rv;
 
+	(void)err;
+	rv = dq_client_exec_sql(c, d->id != NULL
+				       ? "DELETE FROM messages_fts WHERE rowid IN (SELECT seq FROM messages WHERE tenant = ? AND id = ?)"
+				       : "DELETE FROM messages_fts WHERE rowid IN (SELECT seq FROM messages WHERE tenant = ?)",
+				p, n, NULL);
+	if (rv == PAT_OK)
+		rv = dq_client_exec_sql(c, d->id != NULL ? "DELETE FROM messages WHERE tenant = ? AND id = ?"
+							 : "DELETE FROM messages WHERE tenant = ?",
+					p, n, &r);
+	if (rv == PAT_OK)
+		d->deleted = (int64_t)r.rows_affected;
+	return rv;
+}
+
+int store_delete(struct dq_leader *l, const char *tenant, const char *id, struct pat_err *err)
+{
+	struct deletion d = { tenant, id, 0 };
+	int rv;
+
 	err_clear(err);
-	rv = dq_leader_exec_sql(l, "DELETE FROM messages WHERE tenant = ? AND id = ?", p, 2, &r);
-	if (rv != PAT_OK)
-		return err_set(err, rv, "%s", l->err.msg);
-	return r.rows_affected == 0 ? err_set(err, PAT_ENOTFOUND, "no message %s", id) : PAT_OK;
+	if ((rv = run_tx(l, delete_rows, &d, err)) != PAT_OK)
+		return rv;
+	return d.deleted == 0 ? err_set(err, PAT_ENOTFOUND, "no message %s", id) : PAT_OK;
 }
 
 int store_delete_all(struct dq_leader *l, const char *tenant, int64_t *deleted, struct pat_err *err)
 {
-	struct dq_value p = dq_text(tenant);
-	struct dq_result r;
+	struct deletion d = { tenant, NULL, 0 };
 	int rv;
 
 	err_clear(err);
-	rv = dq_leader_exec_sql(l, "DELETE FROM messages WHERE tenant = ?", &p, 1, &r);
-	if (rv != PAT_OK)
-		return err_set(err, rv, "%s", l->err.msg);
+	if ((rv = run_tx(l, delete_rows, &d, err)) != PAT_OK)
+		return rv;
 	if (deleted != NULL)
-		*deleted = (int64_t)r.rows_affected;
+		*deleted = d.deleted;
 	return PAT_OK;
 }
 

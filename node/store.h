@@ -12,7 +12,7 @@
 #include "lib/ulid.h"
 
 /* The schema version this build of Pat writes. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Bring the schema up to STORE_SCHEMA_VERSION, one transaction per migration. Safe to run
  * again and from several processes at once: an applied migration is skipped. *version gets
@@ -35,6 +35,7 @@ struct store_message {
 	bool read;               /* seen by a user */
 	const char *region;      /* region of the gateway that accepted it */
 	const char *gateway;     /* name of that gateway */
+	const char *body_text;   /* the text to index for search (not stored elsewhere); NULL: none */
 	const uint8_t *raw;      /* the raw message, zstd-compressed (store_pack_raw) */
 	size_t raw_len;
 };
@@ -64,6 +65,10 @@ int store_get(struct dq_leader *l, const char *tenant, const char *id, struct st
 int store_list(struct dq_leader *l, const char *tenant, const char *before, unsigned limit,
 	       struct store_row **rows, size_t *n, struct pat_err *err);
 void store_rows_free(struct store_row *rows, size_t n);
+/* Messages matching an FTS5 query over subject, addresses and body text, newest first. A query
+ * FTS5 cannot parse is PAT_EINVAL. (Callers turn user syntax into FTS5, quoting terms.) */
+int store_search(struct dq_leader *l, const char *tenant, const char *fts_query, unsigned limit,
+		 struct store_row **rows, size_t *n, struct pat_err *err);
 int store_count(struct dq_leader *l, const char *tenant, int64_t *total, int64_t *unread, struct pat_err *err);
 /* PAT_ENOTFOUND when the tenant has no such message. */
 int store_delete(struct dq_leader *l, const char *tenant, const char *id, struct pat_err *err);

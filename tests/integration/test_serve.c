@@ -239,6 +239,16 @@ static void pipelined_message_is_stored(void **state)
 	assert_memory_equal(raw + len - (sizeof body - 1), body, sizeof body - 1);
 	mem_free(raw);
 	store_row_free(&row);
+	{
+		/* Its text is searchable. */
+		struct store_row *found;
+		size_t n;
+
+		assert_int_equal(store_search(&l, "default", "\"first line\" pipelined", 5, &found, &n, &err), PAT_OK);
+		assert_int_equal(n, 1);
+		assert_string_equal(found[0].m.id, id);
+		store_rows_free(found, n);
+	}
 	dq_leader_close(&l);
 }
 

@@ -82,10 +82,11 @@ static void migrations_run_once(void **state)
 
 	(void)state;
 	assert_int_equal(store_migrate(&l, &version, &err), PAT_OK);
-	assert_int_equal(version, 1);
-	assert_int_equal(dq_leader_query_sql(&l, "SELECT count(*) FROM pat_schema", NULL, 0, &rows), PAT_OK);
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
+	assert_int_equal(dq_leader_query_sql(&l, "SELECT count(*), max(version) FROM pat_schema", NULL, 0, &rows), PAT_OK);
 	assert_int_equal(dq_rows_next(&rows, &row), PAT_OK);
-	assert_int_equal(rows.values[0].integer, 1);
+	assert_int_equal(rows.values[0].integer, STORE_SCHEMA_VERSION);
+	assert_int_equal(rows.values[1].integer, STORE_SCHEMA_VERSION);
 	dq_rows_close(&rows);
 }
 
@@ -174,6 +175,61 @@ static void a_bad_message_fails_the_whole_batch(void **state)
 	free(m);
 }
 
+static void search_finds_subject_addresses_and_body(void **state)
+{
+	uint8_t *packed;
+	struct store_message *m = make_batch("search-co", 3, &packed), *other = NULL;
+	uint8_t *packed2;
+	struct store_row *rows;
+	struct pat_err err;
+	size_t n;
+
+	(void)state;
+	m[0].subject = "Your invoice";
+	m[0].body_text = "Thanks for your order of three teapots.";
+	m[1].subject = "Password reset";
+	m[1].to = "dana@corp.example";
+	m[1].body_text = "Click the link to reset your password.";
+	m[2].subject = "R\xc3\xa9sum\xc3\xa9 attached";
+	m[2].body_text = "See attached.";
+	assert_int_equal(store_put_batch(&l, m, 3, &err), PAT_OK);
+	other = make_batch("elsewhere", 1, &packed2);
+	other[0].subject = "Your invoice";
+	assert_int_equal(store_put_batch(&l, other, 1, &err), PAT_OK);
+	assert_int_equal(store_search(&l, "search-co", "invoice", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1); /* not the other tenant's invoice */
+	assert_string_equal(rows[0].m.id, m[0].id);
+	store_rows_free(rows, n);
+	assert_int_equal(store_search(&l, "search-co", "teapots", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	store_rows_free(rows, n);
+	assert_int_equal(store_search(&l, "search-co", "\"dana corp example\"", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].m.id, m[1].id);
+	store_rows_free(rows, n);
+	assert_int_equal(store_search(&l, "search-co", "resume", 10, &rows, &n, &err), PAT_OK); /* diacritics folded */
+	assert_int_equal(n, 1);
+	store_rows_free(rows, n);
+	assert_int_equal(store_search(&l, "search-co", "\"unclosed", 10, &rows, &n, &err), PAT_EINVAL);
+	assert_contains(err.msg, "cannot search for");
+	/* Deleted messages leave the index. */
+	assert_int_equal(store_delete(&l, "search-co", m[0].id, &err), PAT_OK);
+	assert_int_equal(store_search(&l, "search-co", "invoice", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 0);
+	store_rows_free(rows, n);
+	assert_int_equal(store_delete_all(&l, "search-co", NULL, &err), PAT_OK);
+	assert_int_equal(store_search(&l, "search-co", "password", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 0);
+	store_rows_free(rows, n);
+	assert_int_equal(store_search(&l, "elsewhere", "invoice", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	store_rows_free(rows, n);
+	mem_free(packed);
+	mem_free(packed2);
+	free(m);
+	free(other);
+}
+
 static void audit_chain_catches_tampering(void **state)
 {
 	struct pat_err err;
@@ -223,6 +279,7 @@ int main(void)
 		cmocka_unit_test(migrations_run_once),
 		cmocka_unit_test(batches_pages_and_tenants),
 		cmocka_unit_test(a_bad_message_fails_the_whole_batch),
+		cmocka_unit_test(search_finds_subject_addresses_and_body),
 		cmocka_unit_test(audit_chain_catches_tampering),
 	};
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);
