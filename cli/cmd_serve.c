@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
@@ -15,7 +16,10 @@
 #include "cli/cli.h"
 #include "gateway/ingest.h"
 #include "gateway/smtp.h"
+#include "gateway/tenants.h"
+#include "lib/buf.h"
 #include "lib/err.h"
+#include "lib/mem.h"
 #include "lib/log.h"
 #include "node/duties.h"
 #include "node/server.h"
@@ -77,10 +81,42 @@ int cli_cmd_serve(struct cli_args *args)
 		conf_close(&c);
 		return rv;
 	}
-	if (s.smtp.auth == SMTP_AUTH_USERS) {
-		fprintf(stderr, "pat serve: [smtp] auth = users is not available in this build of Pat yet; use any or off\n");
+	static struct auth_users users;
+	static struct tenant_map domains;
+
+	if (s.smtp.auth == SMTP_AUTH_USERS &&
+	    auth_users_parse(&users, s.smtp.users.value, s.smtp.users.len, s.smtp.users.path, &err) != PAT_OK) {
+		fprintf(stderr, "pat serve: [smtp] users_file: %s\n", err.msg);
 		conf_close(&c);
 		return CLI_EXIT_FAILURE;
+	}
+	if (s.smtp.tenant_domains_file != NULL) {
+		char *text;
+		size_t len = 0;
+		FILE *f = fopen(s.smtp.tenant_domains_file, "r");
+
+		text = NULL;
+		if (f != NULL) {
+			size_t cap = 0;
+			ssize_t r;
+			char *line = NULL;
+			struct buf b = BUF_INIT;
+
+			while ((r = getline(&line, &cap, f)) >= 0)
+				buf_append(&b, line, (size_t)r);
+			free(line);
+			fclose(f);
+			len = b.len;
+			text = buf_detach(&b);
+		}
+		if (text == NULL || tenant_map_parse(&domains, text, len, s.smtp.tenant_domains_file, &err) != PAT_OK) {
+			fprintf(stderr, "pat serve: [smtp] tenant_domains_file: %s\n", text == NULL ? "cannot read it" : err.msg);
+			mem_free(text);
+			auth_users_free(&users);
+			conf_close(&c);
+			return CLI_EXIT_FAILURE;
+		}
+		mem_free(text);
 	}
 	if (s.smtp.tls_cert_file != NULL) {
 		fprintf(stderr, "pat serve: STARTTLS ([smtp] tls_cert_file) is not available in this build of Pat yet\n");
@@ -136,14 +172,16 @@ int cli_cmd_serve(struct cli_args *args)
 			return CLI_EXIT_FAILURE;
 		}
 	}
-	in = (struct ingest){ &sv.writer, "default", hostname, s.node.region, hostname };
+	in = (struct ingest){ &sv.writer, s.smtp.tenant, &domains, hostname, s.node.region, hostname };
 	{
 		struct smtp_options o = {
 			.listen = s.smtp.listen, .hostname = hostname, .max_message_size = (size_t)s.smtp.max_message_size,
 			.max_recipients = (unsigned)s.smtp.max_recipients, .max_connections = (unsigned)s.smtp.max_connections,
 			.max_connections_per_ip = (unsigned)s.smtp.max_connections_per_ip,
 			.command_timeout_ms = s.smtp.command_timeout, .data_timeout_ms = s.smtp.data_timeout,
-			.auth = s.smtp.auth == SMTP_AUTH_ANY ? SMTP_AUTH_MODE_ANY : SMTP_AUTH_MODE_OFF,
+			.auth = s.smtp.auth == SMTP_AUTH_ANY ? SMTP_AUTH_MODE_ANY
+				: s.smtp.auth == SMTP_AUTH_USERS ? SMTP_AUTH_MODE_USERS : SMTP_AUTH_MODE_OFF,
+			.users = &users,
 			.deliver = ingest_deliver, .deliver_data = &in,
 		};
 
@@ -170,6 +208,8 @@ int cli_cmd_serve(struct cli_args *args)
 	node_duties_close(&sv.duties);
 	node_server_stop(&node);
 	uv_loop_close(loop);
+	auth_users_free(&users);
+	tenant_map_free(&domains);
 	conf_close(&c);
 	log_info("pat serve stopped", "");
 	return CLI_EXIT_OK;

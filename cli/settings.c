@@ -70,7 +70,11 @@ const struct conf_key settings_keys[] = {
 	{ "smtp", "auth", CONF_ENUM, F(smtp.auth), "any", .choices = smtp_auth_modes,
 	  .help = "AUTH: off (not offered), any (any credentials accepted) or users (users_file)" },
 	{ "smtp", "users_file", CONF_SECRET_FILE, F(smtp.users), NULL,
-	  .help = "file of user:password lines checked when auth = users (a secret)" },
+	  .help = "file of user:password[:tenant] lines checked when auth = users (a secret)" },
+	{ "smtp", "tenant", CONF_NAME, F(smtp.tenant), "default",
+	  .help = "tenant of messages whose sender did not authenticate and whose recipient domain is not mapped" },
+	{ "smtp", "tenant_domains_file", CONF_PATH, F(smtp.tenant_domains_file), NULL,
+	  .help = "file of \"domain tenant\" lines: mail to a domain belongs to that tenant" },
 
 	{ "http", "listen", CONF_ADDRESS, F(http.listen), "127.0.0.1:8025", .flags = CONF_F_PORT_ZERO,
 	  .help = "HOST:PORT of the HTTP API, web UI and /metrics (port 0: any free port)" },

@@ -49,7 +49,9 @@ struct pat_settings {
 		char *tls_cert_file;            /* PEM certificate chain for STARTTLS */
 		struct conf_secret tls_key;     /* PEM private key */
 		int auth;                       /* enum settings_smtp_auth */
-		struct conf_secret users;       /* "user:password" lines for auth = users */
+		struct conf_secret users;       /* "user:password[:tenant]" lines for auth = users */
+		char *tenant;                   /* the listener's tenant */
+		char *tenant_domains_file;      /* "domain tenant" lines */
 	} smtp;
 	struct {
 		char *listen;               /* HTTP listener (API, web UI, metrics) */

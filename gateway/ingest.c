@@ -177,7 +177,7 @@ void ingest_deliver(struct smtp_server *s, struct smtp_delivery *d, void *data)
 	}
 	g_object_unref(parser);
 	g_object_unref(stream);
-	m->tenant = in->tenant;
+	m->tenant = tenant_resolve(in->domains, d->auth_tenant, d->rcpt_to, in->tenant);
 	m->helo = d->helo;
 	m->mail_from = d->mail_from;
 	m->rcpt_to = d->rcpt_to;

@@ -5,11 +5,13 @@
 #define PAT_GATEWAY_INGEST_H
 
 #include "gateway/smtp.h"
+#include "gateway/tenants.h"
 #include "node/writer.h"
 
 struct ingest {
 	struct writer *writer;  /* where messages go */
 	const char *tenant;     /* the listener's tenant */
+	const struct tenant_map *domains; /* recipient domains of other tenants, or NULL */
 	const char *hostname;   /* for the Received header */
 	const char *region;     /* recorded on each message */
 	const char *gateway;    /* this gateway's name */

@@ -29,7 +29,7 @@ enum state {
 	S_WAITING,  /* the message is being stored */
 };
 
-enum auth_step { AUTH_NONE, AUTH_PLAIN_WAIT, AUTH_LOGIN_USER, AUTH_LOGIN_PASS };
+enum auth_step { AUTH_NONE, AUTH_PLAIN_WAIT, AUTH_LOGIN_USER, AUTH_LOGIN_PASS, AUTH_CRAM_WAIT };
 
 struct smtp_session {
 	uv_tcp_t tcp;                /* the connection */
@@ -40,7 +40,10 @@ struct smtp_session {
 	char peer[64];
 	char ip[48];
 	char helo[256];
-	char auth_user[256];
+	char auth_user[256];         /* authenticated (or, during LOGIN, the name given) */
+	char auth_tenant[64];        /* the authenticated user's tenant */
+	bool authenticated;
+	char challenge[128];         /* CRAM-MD5 challenge sent */
 	bool esmtp;                  /* EHLO, not HELO */
 	bool closing;                /* close after the pending writes */
 	bool reading;                /* uv_read_start is on */
@@ -207,7 +210,7 @@ static void cmd_helo(struct smtp_session *se, const char *arg, bool ehlo)
 	}
 	reply(se, "250-%s greets %s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
 		  "250-ENHANCEDSTATUSCODES%s\r\n250 HELP",
-	      o->hostname, se->helo, o->max_message_size, o->auth == SMTP_AUTH_MODE_ANY ? "\r\n250-AUTH PLAIN LOGIN" : "");
+	      o->hostname, se->helo, o->max_message_size, o->auth != SMTP_AUTH_MODE_OFF ? "\r\n250-AUTH PLAIN LOGIN CRAM-MD5" : "");
 }
 
 static void cmd_ehlo(struct smtp_session *se, const char *arg)
@@ -226,6 +229,10 @@ static void cmd_mail(struct smtp_session *se, const char *arg)
 	const char *params;
 	int rv = parse_path(arg, "FROM:", path, sizeof path, &params);
 
+	if (se->s->o.auth == SMTP_AUTH_MODE_USERS && !se->authenticated) {
+		reply(se, "530 5.7.0 Authentication required");
+		return;
+	}
 	if (rv == -2) {
 		reply(se, "501 5.1.7 Sender address too long");
 		return;
@@ -386,30 +393,45 @@ static int unbase64(const char *in, char *out, size_t n)
 	return (int)len;
 }
 
-static void auth_ok(struct smtp_session *se, const char *user)
+/* Decide on credentials: in "any" mode everyone is welcome; in "users" mode they must match. */
+static void auth_finish(struct smtp_session *se, const struct auth_user *match, const char *user)
 {
-	str_copy(se->auth_user, user, sizeof se->auth_user);
 	se->auth_step = AUTH_NONE;
+	if (se->s->o.auth == SMTP_AUTH_MODE_USERS && match == NULL) {
+		se->auth_user[0] = '\0';
+		log_warn("smtp authentication failed", "peer=%s user=%s", se->peer, user);
+		reply(se, "535 5.7.8 Authentication credentials invalid");
+		return;
+	}
+	str_copy(se->auth_user, user, sizeof se->auth_user);
+	str_copy(se->auth_tenant, match != NULL && match->tenant != NULL ? match->tenant : "", sizeof se->auth_tenant);
+	se->authenticated = true;
 	log_info("smtp authenticated", "peer=%s user=%s", se->peer, se->auth_user);
 	reply(se, "235 2.7.0 Authentication successful");
+}
+
+static const struct auth_user *check_password(struct smtp_session *se, const char *user, const char *password)
+{
+	return se->s->o.users != NULL ? auth_check_password(se->s->o.users, user, password) : NULL;
 }
 
 static void auth_plain(struct smtp_session *se, const char *b64)
 {
 	char decoded[1024];
 	int n = unbase64(b64, decoded, sizeof decoded);
-	const char *user;
+	const char *user, *password;
 
 	/* authzid NUL authcid NUL password */
-	if (n < 0 || memchr(decoded, '\0', (size_t)n) == NULL) {
+	user = n > 0 ? memchr(decoded, '\0', (size_t)n) : NULL;
+	password = user != NULL ? memchr(user + 1, '\0', (size_t)(decoded + n - user - 1)) : NULL;
+	if (n < 0 || user == NULL || password == NULL) {
 		se->auth_step = AUTH_NONE;
 		reply(se, "501 5.5.2 Cannot decode the AUTH PLAIN response");
 		return;
 	}
-	user = decoded + strlen(decoded) + 1;
-	if ((size_t)(user - decoded) > (size_t)n)
-		user = decoded;
-	auth_ok(se, user[0] != '\0' ? user : decoded);
+	user++;
+	password++;
+	auth_finish(se, check_password(se, user, password), user[0] != '\0' ? user : decoded);
 }
 
 static void cmd_auth(struct smtp_session *se, const char *arg)
@@ -422,7 +444,7 @@ static void cmd_auth(struct smtp_session *se, const char *arg)
 		reply(se, "502 5.5.1 AUTH is not enabled on this server");
 		return;
 	}
-	if (se->auth_user[0] != '\0') {
+	if (se->authenticated) {
 		reply(se, "503 5.5.1 Already authenticated");
 		return;
 	}
@@ -445,8 +467,33 @@ static void cmd_auth(struct smtp_session *se, const char *arg)
 	} else if (str_eq_nocase(mech, "LOGIN")) {
 		se->auth_step = AUTH_LOGIN_USER;
 		reply(se, "334 VXNlcm5hbWU6"); /* "Username:" */
+	} else if (str_eq_nocase(mech, "CRAM-MD5")) {
+		static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		char encoded[200];
+		size_t n, o = 0;
+		uint32_t acc = 0;
+		int bits = 0;
+
+		snprintf(se->challenge, sizeof se->challenge, "<%lld.%u@%s>", (long long)uv_now(se->s->loop),
+			 (unsigned)rand(), se->s->o.hostname);
+		n = strlen(se->challenge);
+		for (size_t i = 0; i < n; i++) {
+			acc = (acc << 8) | (unsigned char)se->challenge[i];
+			bits += 8;
+			while (bits >= 6) {
+				bits -= 6;
+				encoded[o++] = b64[(acc >> bits) & 63];
+			}
+		}
+		if (bits > 0)
+			encoded[o++] = b64[(acc << (6 - bits)) & 63];
+		while (o % 4 != 0)
+			encoded[o++] = '=';
+		encoded[o] = '\0';
+		se->auth_step = AUTH_CRAM_WAIT;
+		reply(se, "334 %s", encoded);
 	} else {
-		reply(se, "504 5.5.4 Unrecognized authentication type: %s (expected PLAIN or LOGIN)", mech);
+		reply(se, "504 5.5.4 Unrecognized authentication type: %s (expected PLAIN, LOGIN or CRAM-MD5)", mech);
 	}
 }
 
@@ -477,12 +524,26 @@ static void auth_continue(struct smtp_session *se, const char *line)
 		reply(se, "334 UGFzc3dvcmQ6"); /* "Password:" */
 		return;
 	}
+	if (se->auth_step == AUTH_CRAM_WAIT) {
+		char *space = strrchr(decoded, ' ');
+		const struct auth_user *match = NULL;
+
+		if (space == NULL) {
+			se->auth_step = AUTH_NONE;
+			reply(se, "501 5.5.2 Expected \"user digest\"");
+			return;
+		}
+		*space = '\0';
+		if (se->s->o.users != NULL)
+			match = auth_check_cram_md5(se->s->o.users, decoded, se->challenge, space + 1);
+		auth_finish(se, match, decoded);
+		return;
+	}
 	{
 		char user[256];
 
 		str_copy(user, se->auth_user, sizeof user);
-		se->auth_user[0] = '\0';
-		auth_ok(se, user);
+		auth_finish(se, check_password(se, user, decoded), user);
 	}
 }
 
@@ -555,7 +616,8 @@ static void deliver(struct smtp_session *se)
 	d->peer = se->peer;
 	d->mail_from = buf_str(&se->mail_from);
 	d->rcpt_to = buf_str(&se->rcpt_to);
-	d->auth_user = se->auth_user;
+	d->auth_user = se->authenticated ? se->auth_user : "";
+	d->auth_tenant = se->auth_tenant;
 	d->data = (const uint8_t *)buf_str(&se->data);
 	d->len = se->data.len;
 	se->state = S_WAITING;

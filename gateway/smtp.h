@@ -2,8 +2,8 @@
  * and the hand-off of each complete message to a delivery function whose answer (from any
  * thread) becomes the reply: 250 only when the delivery says the message is stored.
  *
- * Extensions: PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, AUTH PLAIN and LOGIN
- * (any credentials accepted when auth is "any"). STARTTLS is not in this build. */
+ * Extensions: PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, AUTH PLAIN, LOGIN and
+ * CRAM-MD5 (any credentials, or checked against users). STARTTLS is not in this build. */
 #ifndef PAT_GATEWAY_SMTP_H
 #define PAT_GATEWAY_SMTP_H
 
@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "gateway/auth.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 
@@ -27,6 +28,7 @@ struct smtp_delivery {
 	const char *mail_from;        /* envelope sender ("" for <>) */
 	const char *rcpt_to;          /* envelope recipients, comma-separated */
 	const char *auth_user;        /* AUTH identity, or "" */
+	const char *auth_tenant;      /* the tenant the AUTH user belongs to, or "" */
 	const uint8_t *data;          /* the message as received, dot-unstuffed, CRLF line ends */
 	size_t len;
 	void *data_for_deliverer;     /* free for the delivery function's use */
@@ -41,7 +43,9 @@ struct smtp_delivery {
  * delivery's pointers stay valid until then. */
 typedef void (*smtp_deliver_fn)(struct smtp_server *s, struct smtp_delivery *d, void *data);
 
-enum smtp_auth { SMTP_AUTH_MODE_OFF, SMTP_AUTH_MODE_ANY };
+/* off: AUTH not offered; any: any credentials accepted; users: checked against users, and
+ * required before MAIL. */
+enum smtp_auth { SMTP_AUTH_MODE_OFF, SMTP_AUTH_MODE_ANY, SMTP_AUTH_MODE_USERS };
 
 struct smtp_options {
 	const char *listen;                /* HOST:PORT (port 0: any free port) */
@@ -53,6 +57,7 @@ struct smtp_options {
 	int64_t command_timeout_ms;
 	int64_t data_timeout_ms;
 	enum smtp_auth auth;
+	const struct auth_users *users;    /* for SMTP_AUTH_MODE_USERS */
 	smtp_deliver_fn deliver;
 	void *deliver_data;
 };

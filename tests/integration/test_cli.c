@@ -407,6 +407,31 @@ static void join_may_not_name_the_node_itself(void **state)
 	tu_proc_free(&p);
 }
 
+static void serve_refuses_bad_users_and_domain_files(void **state)
+{
+	char *users = tu_write_file(dir, "bad-users", "alice\n");
+	char users_set[4200], data_set[4200];
+	struct tu_proc p;
+
+	(void)state;
+	snprintf(users_set, sizeof users_set, "smtp.users_file=%s", users);
+	snprintf(data_set, sizeof data_set, "%s/never", dir);
+	PAT(&p, "serve", "--data", data_set, "--set", "smtp.auth=users", "--set", users_set);
+	assert_int_equal(p.status, 1);
+	assert_contains(p.err, "[smtp] users_file:");
+	assert_contains(p.err, "bad-users:1: expected user:password");
+	tu_proc_free(&p);
+	PAT(&p, "serve", "--data", data_set, "--set", "smtp.tenant_domains_file=/nonexistent/domains");
+	assert_int_equal(p.status, 1);
+	assert_contains(p.err, "[smtp] tenant_domains_file: cannot read it");
+	tu_proc_free(&p);
+	PAT(&p, "serve", "--set", "smtp.tls_cert_file=/etc/hostname", "--set", "smtp.tls_key_file=/etc/hostname");
+	assert_int_equal(p.status, 1);
+	assert_contains(p.err, "STARTTLS ([smtp] tls_cert_file) is not available in this build");
+	tu_proc_free(&p);
+	free(users);
+}
+
 /* docs/CONFIGURATION.md documents every key `pat config show` prints, in its section. */
 static void every_key_is_documented(void **state)
 {
@@ -471,6 +496,7 @@ int main(void)
 		cmocka_unit_test(secret_rules),
 		cmocka_unit_test(join_may_not_name_the_node_itself),
 		cmocka_unit_test(every_key_is_documented),
+		cmocka_unit_test(serve_refuses_bad_users_and_domain_files),
 	};
 	return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

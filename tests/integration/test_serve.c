@@ -356,8 +356,14 @@ static void auth_and_utf8(void **state)
 	expect(&c, "235 2.7.0");
 	conn_close(&c);
 	hello(&c);
-	SEND(&c, "AUTH CRAM-MD5\r\n");
+	SEND(&c, "AUTH DIGEST-MD5\r\n");
 	expect(&c, "504 5.5.4");
+	SEND(&c, "AUTH CRAM-MD5\r\n");
+	expect(&c, "334 ");
+	SEND(&c, "dXNlciAwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==\r\n"); /* "user 0123...": any is fine here */
+	expect(&c, "235 2.7.0");
+	conn_close(&c);
+	hello(&c);
 	SEND(&c, "AUTH PLAIN !!!\r\n");
 	expect(&c, "501 5.5.2");
 	SEND(&c, "AUTH LOGIN\r\n");
@@ -371,6 +377,88 @@ static void auth_and_utf8(void **state)
 	SEND(&c, "Subject: =?UTF-8?B?w6nDqQ==?=\r\n\r\nbody\r\n.\r\n");
 	expect(&c, "250 2.0.0 Ok: queued as");
 	conn_close(&c);
+}
+
+/* A second server with auth = users and a domain map. */
+static void checked_users_and_tenants(void **state)
+{
+	char *users = tu_write_file(dir, "users", "# name:password[:tenant]\nalice:wonderland:acme\nbob:builder\n");
+	char *domains = tu_write_file(dir, "domains", "globex.example globex\n");
+	char data[4200], node_set[64], listen[32], users_set[4300], domains_set[4300], log2[4300];
+	int port = tu_free_port(), saved_port = smtp_port;
+	const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", listen, "--set", node_set,
+			       "--set", "smtp.auth=users", "--set", users_set, "--set", domains_set,
+			       "--set", "smtp.tenant=lobby", "--set", "smtp.hostname=pat.test", NULL };
+	struct dq_leader l;
+	struct store_row *rows;
+	struct pat_err err;
+	struct conn c;
+	size_t n;
+	pid_t second;
+
+	(void)state;
+	snprintf(data, sizeof data, "%s/data2", dir);
+	snprintf(node_set, sizeof node_set, "node.address=127.0.0.1:%d", tu_free_port());
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	snprintf(users_set, sizeof users_set, "smtp.users_file=%s", users);
+	snprintf(domains_set, sizeof domains_set, "smtp.tenant_domains_file=%s", domains);
+	snprintf(log2, sizeof log2, "%s/serve2.log", dir);
+	second = tu_spawn(argv, NULL, log2);
+	assert_true(tu_wait_port(port, 30000));
+	smtp_port = port;
+	hello(&c);
+	SEND(&c, "MAIL FROM:<x@example.com>\r\n");
+	expect(&c, "530 5.7.0 Authentication required");
+	SEND(&c, "AUTH PLAIN AGFsaWNlAHdyb25n\r\n"); /* alice / wrong */
+	expect(&c, "535 5.7.8");
+	SEND(&c, "AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=\r\n"); /* alice / wonderland */
+	expect(&c, "235 2.7.0");
+	SEND(&c, "MAIL FROM:<alice@acme.example>\r\nRCPT TO:<qa@globex.example>\r\nDATA\r\n");
+	expect(&c, "250");
+	expect(&c, "250");
+	expect(&c, "354");
+	SEND(&c, "Subject: from alice\r\n\r\nx\r\n.\r\n");
+	expect(&c, "250 2.0.0");
+	conn_close(&c);
+	/* bob has no tenant of his own: the recipient's domain decides, else the listener's. */
+	hello(&c);
+	SEND(&c, "AUTH LOGIN\r\n");
+	expect(&c, "334");
+	SEND(&c, "Ym9i\r\n");
+	expect(&c, "334");
+	SEND(&c, "YnVpbGRlcg==\r\n");
+	expect(&c, "235 2.7.0");
+	SEND(&c, "MAIL FROM:<bob@example.com>\r\nRCPT TO:<qa@GLOBEX.example>\r\nDATA\r\n");
+	expect(&c, "250");
+	expect(&c, "250");
+	expect(&c, "354");
+	SEND(&c, "Subject: to globex\r\n\r\nx\r\n.\r\n");
+	expect(&c, "250 2.0.0");
+	SEND(&c, "MAIL FROM:<bob@example.com>\r\nRCPT TO:<qa@elsewhere.example>\r\nDATA\r\n");
+	expect(&c, "250");
+	expect(&c, "250");
+	expect(&c, "354");
+	SEND(&c, "Subject: to the lobby\r\n\r\nx\r\n.\r\n");
+	expect(&c, "250 2.0.0");
+	conn_close(&c);
+	smtp_port = saved_port;
+	assert_int_equal(dq_leader_init(&l, node_set + strlen("node.address="), "pat", 5000, 10000), PAT_OK);
+	assert_int_equal(store_list(&l, "acme", NULL, 5, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].m.subject, "from alice");
+	store_rows_free(rows, n);
+	assert_int_equal(store_list(&l, "globex", NULL, 5, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].m.subject, "to globex");
+	store_rows_free(rows, n);
+	assert_int_equal(store_list(&l, "lobby", NULL, 5, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].m.subject, "to the lobby");
+	store_rows_free(rows, n);
+	dq_leader_close(&l);
+	assert_int_equal(tu_stop(second, SIGTERM), 0);
+	free(users);
+	free(domains);
 }
 
 static void a_real_client_sends(void **state)
@@ -610,6 +698,7 @@ int main(void)
 		cmocka_unit_test(commands_out_of_order_and_malformed),
 		cmocka_unit_test(limits),
 		cmocka_unit_test(auth_and_utf8),
+		cmocka_unit_test(checked_users_and_tenants),
 		cmocka_unit_test(a_real_client_sends),
 		cmocka_unit_test(sendmail_delivers),
 		cmocka_unit_test(corpus_round_trips_byte_for_byte),
