@@ -1,10 +1,13 @@
-/* cmd_serve: `pat serve`, a complete Pat in one process: a single-node cluster (node 1 in
- * [node] data_dir), the schema, the group-commit writer and the SMTP gateway.
+/* cmd_serve: `pat serve` and `pat gateway`.
  *
- * Threads: the libuv loop runs SMTP; the writer thread commits; a duties thread does the
- * node's periodic work (it makes blocking calls, which the loop must never make). SIGTERM or
- * SIGINT stops it in order: no new connections, every message already received is committed
- * and answered, then the node stops. */
+ * `pat gateway` accepts mail over SMTP for a cluster it reaches through [gateway] cluster: the
+ * schema, the group-commit writer, the SMTP server. `pat serve` is the same in front of a
+ * single-node cluster it runs itself (node 1 in [node] data_dir).
+ *
+ * Threads: the libuv loop runs SMTP; the writer thread commits; in `pat serve` a duties thread
+ * does the node's periodic work (it makes blocking calls, which the loop must never make).
+ * SIGTERM or SIGINT stops it in order: no new connections, every message already received is
+ * committed and answered, then the node stops. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,29 +22,33 @@
 #include "gateway/tenants.h"
 #include "lib/buf.h"
 #include "lib/err.h"
-#include "lib/mem.h"
 #include "lib/log.h"
+#include "lib/mem.h"
 #include "node/duties.h"
 #include "node/server.h"
 #include "node/store.h"
 #include "node/writer.h"
 
-struct serve {
-	struct node_duties duties;
-	pthread_t duties_thread;
-	volatile bool stopping;
+struct front {
+	const char *who;              /* "pat serve" or "pat gateway", for messages */
 	struct smtp_server smtp;
 	struct writer writer;
 	uv_signal_t sigterm, sigint;
+	struct auth_users users;
+	struct tenant_map domains;
+	/* pat serve only */
+	struct node_duties *duties;
+	pthread_t duties_thread;
+	volatile bool stopping;
 };
 
 static void *run_duties(void *arg)
 {
-	struct serve *sv = arg;
+	struct front *f = arg;
 
-	while (!sv->stopping) {
-		node_duties_run(&sv->duties);
-		for (int i = 0; i < 10 && !sv->stopping; i++)
+	while (!f->stopping) {
+		node_duties_run(f->duties);
+		for (int i = 0; i < 10 && !f->stopping; i++)
 			usleep(100000);
 	}
 	return NULL;
@@ -49,94 +56,167 @@ static void *run_duties(void *arg)
 
 static void on_signal(uv_signal_t *h, int signum)
 {
-	struct serve *sv = h->data;
+	struct front *f = h->data;
 
 	log_info("stopping on signal", "signal=%s", signum == SIGTERM ? "TERM" : "INT");
-	uv_signal_stop(&sv->sigterm);
-	uv_signal_stop(&sv->sigint);
-	uv_close((uv_handle_t *)&sv->sigterm, NULL);
-	uv_close((uv_handle_t *)&sv->sigint, NULL);
-	smtp_server_close(&sv->smtp);
+	uv_signal_stop(&f->sigterm);
+	uv_signal_stop(&f->sigint);
+	uv_close((uv_handle_t *)&f->sigterm, NULL);
+	uv_close((uv_handle_t *)&f->sigint, NULL);
+	smtp_server_close(&f->smtp);
 	/* Commit and answer what was received; the answers reach the loop through its wakeup. */
-	writer_stop(&sv->writer);
+	writer_stop(&f->writer);
 }
 
-int cli_cmd_serve(struct cli_args *args)
+static char *read_text_file(const char *path, size_t *len)
 {
-	static struct serve sv;
-	struct pat_settings s;
-	struct node_server node;
+	FILE *f = fopen(path, "r");
+	struct buf b = BUF_INIT;
+	char chunk[4096];
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(f);
+	*len = b.len;
+	return buf_detach(&b);
+}
+
+/* What both commands check before starting anything. */
+static int prepare(struct front *f, const struct pat_settings *s)
+{
 	struct pat_err err;
-	struct conf c;
-	struct ingest in;
-	char hostname[256] = "localhost";
-	uv_loop_t *loop = uv_default_loop();
-	int rv;
 
-	if (args->n_positional > 0) {
-		fprintf(stderr, "pat serve: unexpected argument '%s' (see 'pat serve --help')\n", args->positional[0]);
-		return CLI_EXIT_USAGE;
-	}
-	if ((rv = cli_load_config(args, SETTINGS_ROLE_SERVE, "pat serve", &c, &s)) != CLI_EXIT_OK) {
-		conf_close(&c);
-		return rv;
-	}
-	static struct auth_users users;
-	static struct tenant_map domains;
-
-	if (s.smtp.auth == SMTP_AUTH_USERS &&
-	    auth_users_parse(&users, s.smtp.users.value, s.smtp.users.len, s.smtp.users.path, &err) != PAT_OK) {
-		fprintf(stderr, "pat serve: [smtp] users_file: %s\n", err.msg);
-		conf_close(&c);
+	if (s->smtp.tls_cert_file != NULL) {
+		fprintf(stderr, "%s: STARTTLS ([smtp] tls_cert_file) is not available in this build of Pat yet\n", f->who);
 		return CLI_EXIT_FAILURE;
 	}
-	if (s.smtp.tenant_domains_file != NULL) {
-		char *text;
+	if (s->smtp.auth == SMTP_AUTH_USERS &&
+	    auth_users_parse(&f->users, s->smtp.users.value, s->smtp.users.len, s->smtp.users.path, &err) != PAT_OK) {
+		fprintf(stderr, "%s: [smtp] users_file: %s\n", f->who, err.msg);
+		return CLI_EXIT_FAILURE;
+	}
+	if (s->smtp.tenant_domains_file != NULL) {
 		size_t len = 0;
-		FILE *f = fopen(s.smtp.tenant_domains_file, "r");
+		char *text = read_text_file(s->smtp.tenant_domains_file, &len);
 
-		text = NULL;
-		if (f != NULL) {
-			size_t cap = 0;
-			ssize_t r;
-			char *line = NULL;
-			struct buf b = BUF_INIT;
-
-			while ((r = getline(&line, &cap, f)) >= 0)
-				buf_append(&b, line, (size_t)r);
-			free(line);
-			fclose(f);
-			len = b.len;
-			text = buf_detach(&b);
-		}
-		if (text == NULL || tenant_map_parse(&domains, text, len, s.smtp.tenant_domains_file, &err) != PAT_OK) {
-			fprintf(stderr, "pat serve: [smtp] tenant_domains_file: %s\n", text == NULL ? "cannot read it" : err.msg);
+		if (text == NULL || tenant_map_parse(&f->domains, text, len, s->smtp.tenant_domains_file, &err) != PAT_OK) {
+			fprintf(stderr, "%s: [smtp] tenant_domains_file: %s\n", f->who, text == NULL ? "cannot read it" : err.msg);
 			mem_free(text);
-			auth_users_free(&users);
-			conf_close(&c);
+			auth_users_free(&f->users);
 			return CLI_EXIT_FAILURE;
 		}
 		mem_free(text);
 	}
-	if (s.smtp.tls_cert_file != NULL) {
-		fprintf(stderr, "pat serve: STARTTLS ([smtp] tls_cert_file) is not available in this build of Pat yet\n");
-		conf_close(&c);
-		return CLI_EXIT_FAILURE;
-	}
-	if (s.smtp.hostname != NULL)
-		snprintf(hostname, sizeof hostname, "%s", s.smtp.hostname);
+	return CLI_EXIT_OK;
+}
+
+/* Schema, writer and SMTP in front of the cluster at seeds; runs until a signal stops it. */
+static int run_front(struct front *f, const struct pat_settings *s, const char *seeds, const char *region)
+{
+	uv_loop_t *loop = uv_default_loop();
+	char hostname[256] = "localhost";
+	struct pat_err err;
+	struct ingest in;
+
+	if (s->smtp.hostname != NULL)
+		snprintf(hostname, sizeof hostname, "%s", s->smtp.hostname);
 	else
 		gethostname(hostname, sizeof hostname - 1);
 	ingest_global_init();
+	{
+		struct dq_leader l;
 
+		if (dq_leader_init(&l, seeds, NODE_DB, 5000, 30000) != PAT_OK || store_migrate(&l, NULL, &err) != PAT_OK) {
+			fprintf(stderr, "%s: cannot prepare the database through %s: %s\n", f->who, seeds,
+				err.msg[0] ? err.msg : l.err.msg);
+			dq_leader_close(&l);
+			return CLI_EXIT_FAILURE;
+		}
+		dq_leader_close(&l);
+	}
+	{
+		struct writer_options w = { seeds, (size_t)s->store.batch_max_rows, (size_t)s->store.batch_max_bytes,
+					    (size_t)s->store.queue_max_bytes, (int)s->store.commit_timeout,
+					    (int)s->store.commit_timeout };
+
+		if (writer_start(&f->writer, &w, &err) != PAT_OK) {
+			fprintf(stderr, "%s: %s\n", f->who, err.msg);
+			return CLI_EXIT_FAILURE;
+		}
+	}
+	in = (struct ingest){ &f->writer, s->smtp.tenant, &f->domains, hostname, region, hostname };
+	{
+		struct smtp_options o = {
+			.listen = s->smtp.listen, .hostname = hostname, .max_message_size = (size_t)s->smtp.max_message_size,
+			.max_recipients = (unsigned)s->smtp.max_recipients, .max_connections = (unsigned)s->smtp.max_connections,
+			.max_connections_per_ip = (unsigned)s->smtp.max_connections_per_ip,
+			.command_timeout_ms = s->smtp.command_timeout, .data_timeout_ms = s->smtp.data_timeout,
+			.auth = s->smtp.auth == SMTP_AUTH_ANY ? SMTP_AUTH_MODE_ANY
+				: s->smtp.auth == SMTP_AUTH_USERS ? SMTP_AUTH_MODE_USERS : SMTP_AUTH_MODE_OFF,
+			.users = &f->users, .deliver = ingest_deliver, .deliver_data = &in,
+		};
+
+		if (smtp_server_start(&f->smtp, loop, &o, &err) != PAT_OK) {
+			fprintf(stderr, "%s: %s\n", f->who, err.msg);
+			writer_stop(&f->writer);
+			return CLI_EXIT_FAILURE;
+		}
+	}
+	if (f->duties != NULL)
+		pthread_create(&f->duties_thread, NULL, run_duties, f);
+	uv_signal_init(loop, &f->sigterm);
+	uv_signal_init(loop, &f->sigint);
+	f->sigterm.data = f->sigint.data = f;
+	uv_signal_start(&f->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&f->sigint, on_signal, SIGINT);
+	log_info("ready", "command=%s smtp=%s smtp_port=%d cluster=%s http=not-in-this-build", f->who, s->smtp.listen,
+		 f->smtp.port, seeds);
+	uv_run(loop, UV_RUN_DEFAULT);
+	if (f->duties != NULL) {
+		f->stopping = true;
+		pthread_join(f->duties_thread, NULL);
+	}
+	uv_loop_close(loop);
+	return CLI_EXIT_OK;
+}
+
+static bool no_arguments(struct cli_args *args)
+{
+	if (args->n_positional == 0)
+		return true;
+	fprintf(stderr, "pat %s: unexpected argument '%s' (see 'pat %s --help')\n", args->cmd->name, args->positional[0],
+		args->cmd->name);
+	return false;
+}
+
+int cli_cmd_serve(struct cli_args *args)
+{
+	static struct front f = { .who = "pat serve" };
+	static struct node_duties duties;
+	struct pat_settings s;
+	struct node_server node;
+	struct pat_err err;
+	struct conf c;
+	int rv;
+
+	if (!no_arguments(args))
+		return CLI_EXIT_USAGE;
+	if ((rv = cli_load_config(args, SETTINGS_ROLE_SERVE, "pat serve", &c, &s)) != CLI_EXIT_OK ||
+	    (rv = prepare(&f, &s)) != CLI_EXIT_OK) {
+		conf_close(&c);
+		return rv;
+	}
 	{
 		struct node_options o = { .id = NODE_BOOTSTRAP_ID, .address = s.node.address, .data_dir = s.node.data_dir,
 					  .region = s.node.region, .joining = false };
 
 		if (node_server_start(&node, &o, &err) != PAT_OK) {
 			fprintf(stderr, "pat serve: %s\n", err.msg);
-			conf_close(&c);
-			return CLI_EXIT_FAILURE;
+			rv = CLI_EXIT_FAILURE;
+			goto out;
 		}
 	}
 	{
@@ -144,73 +224,38 @@ int cli_cmd_serve(struct cli_args *args)
 					       .weight = (uint64_t)s.node.weight, .voters = (unsigned)s.cluster.voters,
 					       .standbys = (unsigned)s.cluster.standbys };
 
-		node_duties_init(&sv.duties, &d, node.fresh, &err);
+		node_duties_init(&duties, &d, node.fresh, &err);
 	}
-	{
-		struct dq_leader l;
-
-		if (dq_leader_init(&l, s.node.address, NODE_DB, 5000, 30000) != PAT_OK || store_migrate(&l, NULL, &err) != PAT_OK) {
-			fprintf(stderr, "pat serve: cannot prepare the database: %s\n", err.msg[0] ? err.msg : l.err.msg);
-			dq_leader_close(&l);
-			node_duties_close(&sv.duties);
-			node_server_stop(&node);
-			conf_close(&c);
-			return CLI_EXIT_FAILURE;
-		}
-		dq_leader_close(&l);
-	}
-	{
-		struct writer_options w = { s.node.address, (size_t)s.store.batch_max_rows, (size_t)s.store.batch_max_bytes,
-					    (size_t)s.store.queue_max_bytes, (int)s.store.commit_timeout,
-					    (int)s.store.commit_timeout };
-
-		if (writer_start(&sv.writer, &w, &err) != PAT_OK) {
-			fprintf(stderr, "pat serve: %s\n", err.msg);
-			node_duties_close(&sv.duties);
-			node_server_stop(&node);
-			conf_close(&c);
-			return CLI_EXIT_FAILURE;
-		}
-	}
-	in = (struct ingest){ &sv.writer, s.smtp.tenant, &domains, hostname, s.node.region, hostname };
-	{
-		struct smtp_options o = {
-			.listen = s.smtp.listen, .hostname = hostname, .max_message_size = (size_t)s.smtp.max_message_size,
-			.max_recipients = (unsigned)s.smtp.max_recipients, .max_connections = (unsigned)s.smtp.max_connections,
-			.max_connections_per_ip = (unsigned)s.smtp.max_connections_per_ip,
-			.command_timeout_ms = s.smtp.command_timeout, .data_timeout_ms = s.smtp.data_timeout,
-			.auth = s.smtp.auth == SMTP_AUTH_ANY ? SMTP_AUTH_MODE_ANY
-				: s.smtp.auth == SMTP_AUTH_USERS ? SMTP_AUTH_MODE_USERS : SMTP_AUTH_MODE_OFF,
-			.users = &users,
-			.deliver = ingest_deliver, .deliver_data = &in,
-		};
-
-		if (smtp_server_start(&sv.smtp, loop, &o, &err) != PAT_OK) {
-			fprintf(stderr, "pat serve: %s\n", err.msg);
-			writer_stop(&sv.writer);
-			node_duties_close(&sv.duties);
-			node_server_stop(&node);
-			conf_close(&c);
-			return CLI_EXIT_FAILURE;
-		}
-	}
-	pthread_create(&sv.duties_thread, NULL, run_duties, &sv);
-	uv_signal_init(loop, &sv.sigterm);
-	uv_signal_init(loop, &sv.sigint);
-	sv.sigterm.data = sv.sigint.data = &sv;
-	uv_signal_start(&sv.sigterm, on_signal, SIGTERM);
-	uv_signal_start(&sv.sigint, on_signal, SIGINT);
-	log_info("pat serve ready", "smtp=%s smtp_port=%d node=%s data_dir=%s http=not-in-this-build",
-		 s.smtp.listen, sv.smtp.port, s.node.address, s.node.data_dir);
-	uv_run(loop, UV_RUN_DEFAULT);
-	sv.stopping = true;
-	pthread_join(sv.duties_thread, NULL);
-	node_duties_close(&sv.duties);
+	f.duties = &duties;
+	rv = run_front(&f, &s, s.node.address, s.node.region);
+	node_duties_close(&duties);
 	node_server_stop(&node);
-	uv_loop_close(loop);
-	auth_users_free(&users);
-	tenant_map_free(&domains);
+	if (rv == CLI_EXIT_OK)
+		log_info("pat serve stopped", "");
+out:
+	auth_users_free(&f.users);
+	tenant_map_free(&f.domains);
 	conf_close(&c);
-	log_info("pat serve stopped", "");
-	return CLI_EXIT_OK;
+	return rv;
+}
+
+int cli_cmd_gateway(struct cli_args *args)
+{
+	static struct front f = { .who = "pat gateway" };
+	struct pat_settings s;
+	struct conf c;
+	int rv;
+
+	if (!no_arguments(args))
+		return CLI_EXIT_USAGE;
+	if ((rv = cli_load_config(args, SETTINGS_ROLE_GATEWAY, "pat gateway", &c, &s)) == CLI_EXIT_OK &&
+	    (rv = prepare(&f, &s)) == CLI_EXIT_OK) {
+		rv = run_front(&f, &s, s.gateway.cluster, s.gateway.region);
+		if (rv == CLI_EXIT_OK)
+			log_info("pat gateway stopped", "");
+	}
+	auth_users_free(&f.users);
+	tenant_map_free(&f.domains);
+	conf_close(&c);
+	return rv;
 }

@@ -19,6 +19,13 @@ static const struct cli_option sendmail_options[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
+static const struct cli_option gateway_options[] = {
+	{ "--cluster", "ADDR,...", "gateway.cluster", "cluster nodes to reach the leader through" },
+	{ "--smtp", "ADDR:PORT", "smtp.listen", "SMTP listener" },
+	{ "--region", "NAME", "gateway.region", "region this gateway serves" },
+	{ NULL, NULL, NULL, NULL },
+};
+
 static const struct cli_option node_options[] = {
 	{ "--id", "N", "node.id", "this node's id (1 bootstraps a new cluster)" },
 	{ "--address", "HOST:PORT", "node.address", "address to bind and announce" },
@@ -65,10 +72,11 @@ const struct cli_command cli_commands[] = {
 	  "other node joins. While it leads, a node keeps [cluster] voters and standbys spread over\n"
 	  "the regions. SIGTERM or SIGINT stops it cleanly.",
 	  node_options, cli_cmd_node, true },
-	{ "gateway", "[OPTIONS]", "run an SMTP and HTTP gateway in front of a cluster",
-	  "Run a gateway: accept mail over SMTP and serve the HTTP API, storing everything in the\n"
-	  "cluster named by [gateway] cluster.",
-	  NULL, NULL, true },
+	{ "gateway", "[OPTIONS]", "accept mail over SMTP for a cluster (no HTTP in this build yet)",
+	  "Run a gateway: accept mail over SMTP and store it in the cluster named by [gateway]\n"
+	  "cluster (or --cluster), finding and following its leader. A message is answered 250 once\n"
+	  "it is committed on a majority. The HTTP API is not in this build yet.",
+	  gateway_options, cli_cmd_gateway, true },
 	{ "compliance", "JOB [OPTIONS]", "run a compliance job: PII masking, retention, GDPR/HIPAA reports",
 	  "Run a compliance job against the cluster: mask personal data, enforce retention, export or\n"
 	  "erase a data subject's mail, verify the audit chain, or write a GDPR or HIPAA report.",

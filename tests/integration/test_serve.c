@@ -336,6 +336,30 @@ static void limits(void **state)
 	conn_close(&c);
 }
 
+static void connections_per_address_are_limited(void **state)
+{
+	struct conn c[9];
+
+	(void)state;
+	/* max_connections_per_ip is 8 here. */
+	for (int i = 0; i < 8; i++) {
+		conn_open(&c[i]);
+		expect(&c[i], "220");
+	}
+	conn_open(&c[8]);
+	expect(&c[8], "421 4.7.0 pat.test Error: too many connections");
+	expect(&c[8], ""); /* closed */
+	conn_close(&c[8]);
+	conn_close(&c[0]);
+	usleep(200000);
+	/* A slot is free again. */
+	conn_open(&c[0]);
+	expect(&c[0], "220");
+	for (int i = 0; i < 8; i++)
+		conn_close(&c[i]);
+	usleep(200000);
+}
+
 static void auth_and_utf8(void **state)
 {
 	struct conn c;
@@ -459,6 +483,55 @@ static void checked_users_and_tenants(void **state)
 	assert_int_equal(tu_stop(second, SIGTERM), 0);
 	free(users);
 	free(domains);
+}
+
+/* A gateway in front of the cluster that `pat serve` runs: what it accepts lands there too. */
+static void a_gateway_stores_in_the_cluster(void **state)
+{
+	char listen[32], log2[4300];
+	int port = tu_free_port(), saved_port = smtp_port;
+	const char *argv[] = { tu_pat_bin(), "gateway", "--cluster", node_address, "--smtp", listen, "--region", "eu-west",
+			       "--set", "smtp.hostname=gw.test", NULL };
+	const char *no_cluster[] = { tu_pat_bin(), "gateway", NULL };
+	struct dq_leader l;
+	struct store_row row;
+	struct pat_err err;
+	struct conn c;
+	struct tu_proc p;
+	char *r, id[64] = "";
+	pid_t gw;
+
+	(void)state;
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	snprintf(log2, sizeof log2, "%s/gateway.log", dir);
+	gw = tu_spawn(argv, NULL, log2);
+	assert_true(tu_wait_port(port, 30000));
+	smtp_port = port;
+	conn_open(&c);
+	expect(&c, "220 gw.test ESMTP");
+	SEND(&c, "HELO app\r\nMAIL FROM:<app@example.com>\r\nRCPT TO:<qa@example.com>\r\nDATA\r\n");
+	expect(&c, "250");
+	expect(&c, "250");
+	expect(&c, "250");
+	expect(&c, "354");
+	SEND(&c, "Subject: through the gateway\r\n\r\nx\r\n.\r\n");
+	r = conn_reply(&c);
+	sscanf(r, "250 2.0.0 Ok: queued as %63s", id);
+	free(r);
+	conn_close(&c);
+	smtp_port = saved_port;
+	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
+	assert_int_equal(store_get(&l, "default", id, &row, &err), PAT_OK);
+	assert_string_equal(row.m.subject, "through the gateway");
+	assert_string_equal(row.m.region, "eu-west");
+	assert_string_equal(row.m.gateway, "gw.test");
+	store_row_free(&row);
+	dq_leader_close(&l);
+	assert_int_equal(tu_stop(gw, SIGTERM), 0);
+	tu_run(&p, no_cluster, NULL, NULL);
+	assert_int_equal(p.status, 1);
+	assert_contains(p.err, "[gateway] cluster is required by pat gateway");
+	tu_proc_free(&p);
 }
 
 static void a_real_client_sends(void **state)
@@ -697,8 +770,10 @@ int main(void)
 		cmocka_unit_test(pipelined_message_is_stored),
 		cmocka_unit_test(commands_out_of_order_and_malformed),
 		cmocka_unit_test(limits),
+		cmocka_unit_test(connections_per_address_are_limited),
 		cmocka_unit_test(auth_and_utf8),
 		cmocka_unit_test(checked_users_and_tenants),
+		cmocka_unit_test(a_gateway_stores_in_the_cluster),
 		cmocka_unit_test(a_real_client_sends),
 		cmocka_unit_test(sendmail_delivers),
 		cmocka_unit_test(corpus_round_trips_byte_for_byte),
