@@ -20,6 +20,7 @@
 #include "gateway/ingest.h"
 #include "gateway/smtp.h"
 #include "gateway/tenants.h"
+#include "gateway/tls.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -36,6 +37,8 @@ struct front {
 	uv_signal_t sigterm, sigint;
 	struct auth_users users;
 	struct tenant_map domains;
+	SSL_CTX *tls;                 /* STARTTLS, or NULL */
+	bool duties_wanted;           /* pat serve (a self-signed certificate when none is set) */
 	/* pat serve only */
 	struct node_duties *duties;
 	pthread_t duties_thread;
@@ -90,8 +93,22 @@ static int prepare(struct front *f, const struct pat_settings *s)
 	struct pat_err err;
 
 	if (s->smtp.tls_cert_file != NULL) {
-		fprintf(stderr, "%s: STARTTLS ([smtp] tls_cert_file) is not available in this build of Pat yet\n", f->who);
-		return CLI_EXIT_FAILURE;
+		if (tls_context_from_pem(&f->tls, s->smtp.tls_cert_file, s->smtp.tls_key.value, s->smtp.tls_key.len, &err) != PAT_OK) {
+			fprintf(stderr, "%s: [smtp] tls_cert_file %s: %s\n", f->who, s->smtp.tls_cert_file, err.msg);
+			return CLI_EXIT_FAILURE;
+		}
+	} else if (f->duties_wanted) {
+		/* pat serve offers STARTTLS out of the box, with a certificate of its own. */
+		char host[256] = "localhost";
+
+		if (s->smtp.hostname != NULL)
+			snprintf(host, sizeof host, "%s", s->smtp.hostname);
+		else
+			gethostname(host, sizeof host - 1);
+		if (tls_context_self_signed(&f->tls, host, &err) != PAT_OK) {
+			fprintf(stderr, "%s: %s\n", f->who, err.msg);
+			return CLI_EXIT_FAILURE;
+		}
 	}
 	if (s->smtp.auth == SMTP_AUTH_USERS &&
 	    auth_users_parse(&f->users, s->smtp.users.value, s->smtp.users.len, s->smtp.users.path, &err) != PAT_OK) {
@@ -156,7 +173,7 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 			.command_timeout_ms = s->smtp.command_timeout, .data_timeout_ms = s->smtp.data_timeout,
 			.auth = s->smtp.auth == SMTP_AUTH_ANY ? SMTP_AUTH_MODE_ANY
 				: s->smtp.auth == SMTP_AUTH_USERS ? SMTP_AUTH_MODE_USERS : SMTP_AUTH_MODE_OFF,
-			.users = &f->users, .deliver = ingest_deliver, .deliver_data = &in,
+			.users = &f->users, .tls = f->tls, .deliver = ingest_deliver, .deliver_data = &in,
 		};
 
 		if (smtp_server_start(&f->smtp, loop, &o, &err) != PAT_OK) {
@@ -194,7 +211,7 @@ static bool no_arguments(struct cli_args *args)
 
 int cli_cmd_serve(struct cli_args *args)
 {
-	static struct front f = { .who = "pat serve" };
+	static struct front f = { .who = "pat serve", .duties_wanted = true };
 	static struct node_duties duties;
 	struct pat_settings s;
 	struct node_server node;
@@ -205,10 +222,8 @@ int cli_cmd_serve(struct cli_args *args)
 	if (!no_arguments(args))
 		return CLI_EXIT_USAGE;
 	if ((rv = cli_load_config(args, SETTINGS_ROLE_SERVE, "pat serve", &c, &s)) != CLI_EXIT_OK ||
-	    (rv = prepare(&f, &s)) != CLI_EXIT_OK) {
-		conf_close(&c);
-		return rv;
-	}
+	    (rv = prepare(&f, &s)) != CLI_EXIT_OK)
+		goto out;
 	{
 		struct node_options o = { .id = NODE_BOOTSTRAP_ID, .address = s.node.address, .data_dir = s.node.data_dir,
 					  .region = s.node.region, .joining = false };
@@ -235,6 +250,7 @@ int cli_cmd_serve(struct cli_args *args)
 out:
 	auth_users_free(&f.users);
 	tenant_map_free(&f.domains);
+	SSL_CTX_free(f.tls);
 	conf_close(&c);
 	return rv;
 }
@@ -256,6 +272,7 @@ int cli_cmd_gateway(struct cli_args *args)
 	}
 	auth_users_free(&f.users);
 	tenant_map_free(&f.domains);
+	SSL_CTX_free(f.tls);
 	conf_close(&c);
 	return rv;
 }

@@ -56,6 +56,9 @@ struct smtp_session {
 	struct buf rcpt_to;
 	unsigned n_rcpt;
 	struct smtp_delivery delivery;
+	SSL *ssl;                    /* after STARTTLS: the TLS session */
+	BIO *net_in, *net_out;       /* ciphertext from and to the network */
+	char raw[READ_CHUNK];        /* ciphertext just read */
 	struct smtp_session *next, *prev;
 };
 
@@ -78,6 +81,26 @@ static void on_written(uv_write_t *req, int status)
 	mem_free(w);
 }
 
+/* Send the ciphertext TLS has produced. */
+static void flush_tls(struct smtp_session *se)
+{
+	char chunk[16384];
+	int n;
+
+	while (se->net_out != NULL && (n = BIO_read(se->net_out, chunk, sizeof chunk)) > 0) {
+		struct write_req *w = mem_alloc(sizeof *w + (size_t)n);
+		uv_buf_t ub;
+
+		if (w == NULL)
+			return;
+		memcpy(w->text, chunk, (size_t)n);
+		w->session = se;
+		ub = uv_buf_init(w->text, (unsigned)n);
+		if (uv_write(&w->req, (uv_stream_t *)&se->tcp, &ub, 1, on_written) != 0)
+			mem_free(w);
+	}
+}
+
 static void reply(struct smtp_session *se, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reply(struct smtp_session *se, const char *fmt, ...)
 {
@@ -96,11 +119,19 @@ static void reply(struct smtp_session *se, const char *fmt, ...)
 		buf_free(&b);
 		return;
 	}
+	if (b.data[0] == '5')
+		se->s->stats.rejected++;
+	if (se->ssl != NULL) {
+		mem_free(w);
+		if (SSL_write(se->ssl, b.data, (int)b.len) <= 0)
+			se->closing = true;
+		buf_free(&b);
+		flush_tls(se);
+		return;
+	}
 	memcpy(w->text, b.data, b.len);
 	w->session = se;
 	ub = uv_buf_init(w->text, (unsigned)b.len);
-	if (b.data[0] == '5')
-		se->s->stats.rejected++;
 	buf_free(&b);
 	if (uv_write(&w->req, (uv_stream_t *)&se->tcp, &ub, 1, on_written) != 0)
 		mem_free(w);
@@ -118,6 +149,8 @@ static void on_handle_closed(uv_handle_t *h)
 	buf_free(&se->data);
 	buf_free(&se->mail_from);
 	buf_free(&se->rcpt_to);
+	if (se->ssl != NULL)
+		SSL_free(se->ssl); /* frees its BIOs too */
 	mem_free(se);
 }
 
@@ -209,8 +242,9 @@ static void cmd_helo(struct smtp_session *se, const char *arg, bool ehlo)
 		return;
 	}
 	reply(se, "250-%s greets %s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
-		  "250-ENHANCEDSTATUSCODES%s\r\n250 HELP",
-	      o->hostname, se->helo, o->max_message_size, o->auth != SMTP_AUTH_MODE_OFF ? "\r\n250-AUTH PLAIN LOGIN CRAM-MD5" : "");
+		  "250-ENHANCEDSTATUSCODES%s%s\r\n250 HELP",
+	      o->hostname, se->helo, o->max_message_size, o->auth != SMTP_AUTH_MODE_OFF ? "\r\n250-AUTH PLAIN LOGIN CRAM-MD5" : "",
+	      o->tls != NULL && se->ssl == NULL ? "\r\n250-STARTTLS" : "");
 }
 
 static void cmd_ehlo(struct smtp_session *se, const char *arg)
@@ -363,8 +397,41 @@ static void cmd_help(struct smtp_session *se, const char *arg)
 
 static void cmd_starttls(struct smtp_session *se, const char *arg)
 {
-	(void)arg;
-	reply(se, "502 5.5.1 STARTTLS is not available on this server");
+	if (se->s->o.tls == NULL) {
+		reply(se, "502 5.5.1 STARTTLS is not available on this server");
+		return;
+	}
+	if (se->ssl != NULL) {
+		reply(se, "503 5.5.1 TLS is already active");
+		return;
+	}
+	if (arg[0] != '\0') {
+		reply(se, "501 5.5.4 Syntax: STARTTLS takes no argument");
+		return;
+	}
+	reply(se, "220 2.0.0 Ready to start TLS");
+	se->ssl = SSL_new(se->s->o.tls);
+	se->net_in = BIO_new(BIO_s_mem());
+	se->net_out = BIO_new(BIO_s_mem());
+	if (se->ssl == NULL || se->net_in == NULL || se->net_out == NULL) {
+		BIO_free(se->net_in);
+		BIO_free(se->net_out);
+		se->net_in = se->net_out = NULL;
+		session_close(se);
+		return;
+	}
+	SSL_set_bio(se->ssl, se->net_in, se->net_out);
+	SSL_set_accept_state(se->ssl);
+	/* Anything the client sent after STARTTLS in clear text must not be trusted (RFC 3207):
+	 * drop it, and start over as a new session. */
+	se->in.len = se->in_off;
+	buf_reset(&se->mail_from);
+	buf_reset(&se->rcpt_to);
+	se->n_rcpt = 0;
+	se->helo[0] = '\0';
+	se->auth_user[0] = '\0';
+	se->authenticated = false;
+	se->state = S_GREETED;
 }
 
 /* Decode base64 into out (NUL-terminated); -1 when it is not base64. */
@@ -755,6 +822,10 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	struct smtp_session *se = h->data;
 
 	(void)suggested;
+	if (se->ssl != NULL) {
+		*b = uv_buf_init(se->raw, sizeof se->raw);
+		return;
+	}
 	if (buf_reserve(&se->in, READ_CHUNK) != PAT_OK) {
 		*b = uv_buf_init(NULL, 0);
 		return;
@@ -771,7 +842,29 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *b)
 		session_close(se);
 		return;
 	}
-	se->in.len += (size_t)n;
+	if (se->ssl != NULL) {
+		/* Ciphertext in, plaintext out into the input buffer. */
+		char plain[16384];
+		int r;
+
+		if (n > 0 && BIO_write(se->net_in, se->raw, (int)n) != (int)n) {
+			session_close(se);
+			return;
+		}
+		while ((r = SSL_read(se->ssl, plain, sizeof plain)) > 0)
+			if (buf_append(&se->in, plain, (size_t)r) != PAT_OK)
+				break;
+		r = SSL_get_error(se->ssl, r);
+		flush_tls(se);
+		if (r != SSL_ERROR_WANT_READ && r != SSL_ERROR_WANT_WRITE) {
+			log_info("smtp tls session ended", "peer=%s reason=%s", se->peer,
+				 r == SSL_ERROR_ZERO_RETURN ? "closed" : "handshake or record error");
+			session_close(se);
+			return;
+		}
+	} else {
+		se->in.len += (size_t)n;
+	}
 	arm_timer(se);
 	process(se);
 	if (se->state != S_WAITING)

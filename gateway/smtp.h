@@ -3,7 +3,7 @@
  * thread) becomes the reply: 250 only when the delivery says the message is stored.
  *
  * Extensions: PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, AUTH PLAIN, LOGIN and
- * CRAM-MD5 (any credentials, or checked against users). STARTTLS is not in this build. */
+ * CRAM-MD5 (any credentials, or checked against users), STARTTLS when a TLS context is given. */
 #ifndef PAT_GATEWAY_SMTP_H
 #define PAT_GATEWAY_SMTP_H
 
@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "gateway/auth.h"
@@ -58,6 +59,7 @@ struct smtp_options {
 	int64_t data_timeout_ms;
 	enum smtp_auth auth;
 	const struct auth_users *users;    /* for SMTP_AUTH_MODE_USERS */
+	SSL_CTX *tls;                      /* STARTTLS is offered when set */
 	smtp_deliver_fn deliver;
 	void *deliver_data;
 };

@@ -180,6 +180,7 @@ static void ehlo_lists_extensions(void **state)
 	assert_contains(r, "250-SMTPUTF8");
 	assert_contains(r, "250-ENHANCEDSTATUSCODES");
 	assert_contains(r, "AUTH PLAIN LOGIN");
+	assert_contains(r, "250-STARTTLS"); /* pat serve brings a certificate of its own */
 	free(r);
 	SEND(&c, "HELO client.test\r\n");
 	expect(&c, "250 pat.test");
@@ -187,8 +188,8 @@ static void ehlo_lists_extensions(void **state)
 	expect(&c, "252 2.5.0");
 	SEND(&c, "HELP\r\n");
 	expect(&c, "214 2.0.0");
-	SEND(&c, "STARTTLS\r\n");
-	expect(&c, "502 5.5.1");
+	SEND(&c, "STARTTLS now\r\n");
+	expect(&c, "501 5.5.4");
 	SEND(&c, "QUIT\r\n");
 	expect(&c, "221 2.0.0");
 	conn_close(&c);
@@ -518,6 +519,8 @@ static void a_gateway_stores_in_the_cluster(void **state)
 	r = conn_reply(&c);
 	sscanf(r, "250 2.0.0 Ok: queued as %63s", id);
 	free(r);
+	SEND(&c, "STARTTLS\r\n"); /* no certificate configured: not offered */
+	expect(&c, "502 5.5.1");
 	conn_close(&c);
 	smtp_port = saved_port;
 	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
@@ -554,6 +557,37 @@ static void a_real_client_sends(void **state)
 	if (p.status != 0)
 		fail_msg("smtplib failed (%d): %s", p.status, p.err);
 	assert_contains(p.out, "sent");
+	tu_proc_free(&p);
+}
+
+static void starttls_with_a_real_client(void **state)
+{
+	char script[1200];
+	const char *argv[] = { "/usr/bin/python3", "-c", script, NULL };
+	struct tu_proc p;
+
+	(void)state;
+	snprintf(script, sizeof script,
+		 "import smtplib, ssl\n"
+		 "ctx = ssl.create_default_context()\n"
+		 "ctx.check_hostname = False\n"
+		 "ctx.verify_mode = ssl.CERT_NONE\n"
+		 "s = smtplib.SMTP('127.0.0.1', %d, timeout=10)\n"
+		 "s.starttls(context=ctx)\n"
+		 "print('cipher', s.sock.cipher()[0])\n"
+		 "s.ehlo()\n"
+		 "assert not s.has_extn('starttls')\n"
+		 "s.login('app', 'secret')\n"
+		 "s.sendmail('app@example.com', ['qa@example.com'], b'Subject: over TLS\\r\\n\\r\\nsecret\\r\\n')\n"
+		 "print(s.docmd('STARTTLS'))\n"
+		 "s.quit()\n"
+		 "print('sent over tls')\n",
+		 smtp_port);
+	tu_run(&p, argv, NULL, NULL);
+	if (p.status != 0)
+		fail_msg("smtplib over STARTTLS failed (%d): %s", p.status, p.err);
+	assert_contains(p.out, "sent over tls");
+	assert_contains(p.out, "503");
 	tu_proc_free(&p);
 }
 
@@ -775,6 +809,7 @@ int main(void)
 		cmocka_unit_test(checked_users_and_tenants),
 		cmocka_unit_test(a_gateway_stores_in_the_cluster),
 		cmocka_unit_test(a_real_client_sends),
+		cmocka_unit_test(starttls_with_a_real_client),
 		cmocka_unit_test(sendmail_delivers),
 		cmocka_unit_test(corpus_round_trips_byte_for_byte),
 		cmocka_unit_test(acknowledged_messages_survive_kill_9),
