@@ -28,23 +28,17 @@ int auth_users_parse(struct auth_users *u, const char *text, size_t len, const c
 	size_t line = 0, off = 0;
 
 	memset(u, 0, sizeof *u);
-	while (off < len) {
-		const char *nl = memchr(text + off, '\n', len - off);
-		size_t n = nl ? (size_t)(nl - text - off) : len - off;
+	for (;;) {
 		char buf[1024], *user, *pass, *tenant;
 		struct auth_user *grown;
+		int got = str_next_line(text, len, &off, buf, sizeof buf, &line);
 
-		line++;
-		if (n >= sizeof buf) {
+		if (got == 0)
+			break;
+		if (got < 0) {
 			auth_users_free(u);
 			return err_set(err, PAT_EINVAL, "%s:%zu: line too long", name, line);
 		}
-		memcpy(buf, text + off, n);
-		buf[n] = '\0';
-		off += n + 1;
-		str_trim(buf);
-		if (buf[0] == '\0' || buf[0] == '#')
-			continue;
 		user = buf;
 		pass = strchr(buf, ':');
 		if (pass == NULL || pass == user || pass[1] == '\0') {

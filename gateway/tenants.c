@@ -33,24 +33,17 @@ int tenant_map_parse(struct tenant_map *m, const char *text, size_t len, const c
 	size_t line = 0, off = 0;
 
 	memset(m, 0, sizeof *m);
-	while (off < len) {
-		const char *nl = memchr(text + off, '\n', len - off);
-		size_t n = nl ? (size_t)(nl - text - off) : len - off;
+	for (;;) {
 		char buf[512], domain[256], tenant[128], extra[8];
 		struct tenant_domain *grown;
-		int k;
+		int k, got = str_next_line(text, len, &off, buf, sizeof buf, &line);
 
-		line++;
-		if (n >= sizeof buf) {
+		if (got == 0)
+			break;
+		if (got < 0) {
 			tenant_map_free(m);
 			return err_set(err, PAT_EINVAL, "%s:%zu: line too long", name, line);
 		}
-		memcpy(buf, text + off, n);
-		buf[n] = '\0';
-		off += n + 1;
-		str_trim(buf);
-		if (buf[0] == '\0' || buf[0] == '#')
-			continue;
 		k = sscanf(buf, "%255s %127s %7s", domain, tenant, extra);
 		if (k != 2 || strchr(domain, '@') != NULL || !valid_tenant(tenant)) {
 			tenant_map_free(m);

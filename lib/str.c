@@ -83,6 +83,25 @@ bool str_has_suffix(const char *s, const char *suffix)
 	return m <= n && memcmp(s + n - m, suffix, m) == 0;
 }
 
+int str_next_line(const char *text, size_t len, size_t *off, char *buf, size_t n, size_t *lineno)
+{
+	while (*off < len) {
+		const char *nl = memchr(text + *off, '\n', len - *off);
+		size_t k = nl ? (size_t)(nl - text - *off) : len - *off;
+
+		(*lineno)++;
+		if (k >= n)
+			return -1;
+		memcpy(buf, text + *off, k);
+		buf[k] = '\0';
+		*off += k + 1;
+		str_trim(buf);
+		if (buf[0] != '\0' && buf[0] != '#')
+			return 1;
+	}
+	return 0;
+}
+
 char *str_printf(const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;

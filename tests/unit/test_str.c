@@ -137,6 +137,27 @@ static void buf_enomem_leaves_buffer_usable(void **state)
 	buf_free(&b);
 }
 
+static void next_line_skips_blanks_and_comments(void **state)
+{
+	static const char text[] = "# header\n\n  first  \r\n#x\nsecond\n0123456789012345\nlast";
+	char buf[16];
+	size_t off = 0, line = 0;
+
+	(void)state;
+	assert_int_equal(str_next_line(text, sizeof text - 1, &off, buf, sizeof buf, &line), 1);
+	assert_string_equal(buf, "first");
+	assert_int_equal(line, 3);
+	assert_int_equal(str_next_line(text, sizeof text - 1, &off, buf, sizeof buf, &line), 1);
+	assert_string_equal(buf, "second");
+	assert_int_equal(line, 5);
+	assert_int_equal(str_next_line(text, sizeof text - 1, &off, buf, sizeof buf, &line), -1);
+	assert_int_equal(line, 6); /* 16 characters do not fit in 16 bytes with the NUL */
+	off = sizeof text - 5;
+	assert_int_equal(str_next_line(text, sizeof text - 1, &off, buf, sizeof buf, &line), 1);
+	assert_string_equal(buf, "last");
+	assert_int_equal(str_next_line(text, sizeof text - 1, &off, buf, sizeof buf, &line), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +169,7 @@ int main(void)
 		cmocka_unit_test(buf_reset_keeps_memory),
 		cmocka_unit_test(buf_detach_hands_over),
 		cmocka_unit_test(buf_enomem_leaves_buffer_usable),
+		cmocka_unit_test(next_line_skips_blanks_and_comments),
 	};
 	return cmocka_run_group_tests_name("str+buf", tests, NULL, NULL);
 }
