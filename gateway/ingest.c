@@ -16,6 +16,10 @@
 
 /* Everything a message needs until its outcome is known. */
 struct job {
+	uv_work_t work;               /* parsing and compression, on libuv's thread pool */
+	struct ingest *in;
+	int rv;                       /* outcome of the preparation */
+	char error[128];
 	struct writer_item item;      /* what the writer writes */
 	struct smtp_server *server;
 	struct smtp_delivery *delivery;
@@ -118,10 +122,12 @@ static char *snippet(const char *text)
 	return out;
 }
 
-void ingest_deliver(struct smtp_server *s, struct smtp_delivery *d, void *data)
+/* On a pool thread: everything between DATA and the writer that takes CPU. */
+static void prepare(uv_work_t *work)
 {
-	struct ingest *in = data;
-	struct job *j = mem_calloc(1, sizeof *j);
+	struct job *j = work->data;
+	struct ingest *in = j->in;
+	struct smtp_delivery *d = j->delivery;
 	struct store_message *m;
 	struct buf raw = BUF_INIT;
 	char date[TIME_RFC5322_SIZE];
@@ -133,12 +139,6 @@ void ingest_deliver(struct smtp_server *s, struct smtp_delivery *d, void *data)
 	size_t packed_len = 0;
 	int rv;
 
-	if (j == NULL) {
-		smtp_delivery_done(s, d, PAT_ENOMEM, NULL, "out of memory");
-		return;
-	}
-	j->server = s;
-	j->delivery = d;
 	m = &j->item.m;
 	ulid_new(m->id);
 	m->received_at = time_wall_ms();
@@ -148,8 +148,8 @@ void ingest_deliver(struct smtp_server *s, struct smtp_delivery *d, void *data)
 		   in->hostname, m->id, date);
 	buf_append(&raw, d->data, d->len);
 	if (raw.data == NULL) {
-		mem_free(j);
-		smtp_delivery_done(s, d, PAT_ENOMEM, NULL, "out of memory");
+		j->rv = err_set(&err, PAT_ENOMEM, "out of memory");
+		str_copy(j->error, err.msg, sizeof j->error);
 		return;
 	}
 	/* Summary. */
@@ -191,19 +191,48 @@ void ingest_deliver(struct smtp_server *s, struct smtp_delivery *d, void *data)
 	m->gateway = in->gateway;
 	rv = store_pack_raw(raw.data, raw.len, &j->packed, &packed_len, &err);
 	buf_free(&raw);
+	j->rv = rv;
 	if (rv != PAT_OK) {
-		job_free(j);
-		smtp_delivery_done(s, d, rv, NULL, err.msg);
+		str_copy(j->error, err.msg, sizeof j->error);
 		return;
 	}
 	m->raw = j->packed;
 	m->raw_len = packed_len;
-	j->item.cb = written;
-	j->item.data = j;
-	rv = writer_submit(in->writer, &j->item);
-	if (rv != PAT_OK) {
+}
+
+/* Back on the loop: hand the message to the writer, or answer the failure. */
+static void prepared(uv_work_t *work, int status)
+{
+	struct job *j = work->data;
+	int rv = status == 0 ? j->rv : PAT_ECLOSED;
+
+	if (rv == PAT_OK) {
+		j->item.cb = written;
+		j->item.data = j;
+		rv = writer_submit(j->in->writer, &j->item);
+		if (rv == PAT_OK)
+			return;
 		/* The writer's queue is full (or it is stopping): the client is told to come back. */
-		job_free(j);
-		smtp_delivery_done(s, d, rv, NULL, rv == PAT_ELIMIT ? "the write queue is full" : "the writer is stopping");
+		str_copy(j->error, rv == PAT_ELIMIT ? "the write queue is full" : "the writer is stopping", sizeof j->error);
+	}
+	smtp_delivery_done(j->server, j->delivery, rv, NULL, j->error[0] ? j->error : err_name(rv));
+	job_free(j);
+}
+
+void ingest_deliver(struct smtp_server *s, struct smtp_delivery *d, void *data)
+{
+	struct job *j = mem_calloc(1, sizeof *j);
+
+	if (j == NULL) {
+		smtp_delivery_done(s, d, PAT_ENOMEM, NULL, "out of memory");
+		return;
+	}
+	j->server = s;
+	j->delivery = d;
+	j->in = data;
+	j->work.data = j;
+	if (uv_queue_work(s->loop, &j->work, prepare, prepared) != 0) {
+		mem_free(j);
+		smtp_delivery_done(s, d, PAT_EIO, NULL, "cannot queue the message's preparation");
 	}
 }
