@@ -297,9 +297,11 @@ static bool is_shadow(sqlite3 *db, const char *table)
 }
 
 /* Copy the rows of one table, RESTORE_BATCH per transaction. */
-static int copy_rows(struct dq_leader *l, sqlite3 *db, const char *table, long *copied)
+static int copy_rows(struct dq_leader *l, sqlite3 *db, const char *table, bool virtual_table, long *copied)
 {
-	char *select = quoted("SELECT * FROM \"%w\"", table);
+	/* A virtual table (full-text search) is copied with its rowids: they tie its entries to
+	 * the rows they index. */
+	char *select = quoted(virtual_table ? "SELECT rowid, * FROM \"%w\"" : "SELECT * FROM \"%w\"", table);
 	struct buf insert = BUF_INIT;
 	struct dq_value params[DQ_MAX_PARAMS];
 	sqlite3_stmt *s = NULL;
@@ -316,7 +318,7 @@ static int copy_rows(struct dq_leader *l, sqlite3 *db, const char *table, long *
 		return fail("table %s has %d columns; restore handles at most %d", table, n_cols, DQ_MAX_PARAMS), PAT_ELIMIT;
 	}
 	{
-		char *head = quoted("INSERT INTO \"%w\" VALUES (", table);
+		char *head = quoted("INSERT INTO \"%w\" (", table);
 
 		if (head == NULL || buf_append_str(&insert, head) != PAT_OK) {
 			mem_free(head);
@@ -324,6 +326,17 @@ static int copy_rows(struct dq_leader *l, sqlite3 *db, const char *table, long *
 			return fail("out of memory"), PAT_ENOMEM;
 		}
 		mem_free(head);
+		for (int i = 0; i < n_cols; i++) {
+			char *col = quoted(i > 0 ? ", \"%w\"" : "\"%w\"", sqlite3_column_name(s, i));
+
+			if (col == NULL || buf_append_str(&insert, col) != PAT_OK) {
+				mem_free(col);
+				sqlite3_finalize(s);
+				return fail("out of memory"), PAT_ENOMEM;
+			}
+			mem_free(col);
+		}
+		buf_append_str(&insert, ") VALUES (");
 	}
 	for (int i = 0; i < n_cols; i++)
 		buf_append_str(&insert, i > 0 ? ", ?" : "?");
@@ -457,7 +470,7 @@ static int restore(struct dq_leader *l, const char *path, bool force)
 			}
 			if (k == 0) {
 				tables++;
-				if (copy_rows(l, db, name, &rows) != PAT_OK)
+				if (copy_rows(l, db, name, str_has_prefix_nocase(sql, "CREATE VIRTUAL TABLE"), &rows) != PAT_OK)
 					goto out;
 			}
 		}

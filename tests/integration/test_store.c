@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "consensus/leader.h"
 #include "lib/err.h"
@@ -230,6 +231,61 @@ static void search_finds_subject_addresses_and_body(void **state)
 	free(other);
 }
 
+/* A backup restored into a new cluster keeps its messages searchable. */
+static void backup_and_restore_keep_search(void **state)
+{
+	uint8_t *packed;
+	struct store_message *m = make_batch("restored", 2, &packed);
+	struct tc_cluster fresh;
+	struct dq_leader other;
+	struct store_row *rows;
+	struct pat_err err;
+	struct tu_proc p;
+	char file[4200];
+	size_t n;
+	int version;
+
+	(void)state;
+	m[0].subject = "kept through a restore";
+	m[0].body_text = "pineapple";
+	assert_int_equal(store_put_batch(&l, m, 2, &err), PAT_OK);
+	snprintf(file, sizeof file, "%s/store-backup.db", cluster.dir);
+	{
+		const char *argv[] = { tu_pat_bin(), "cluster", "backup", file, "--cluster", cluster.seeds, NULL };
+
+		tu_run(&p, argv, NULL, NULL);
+		assert_int_equal(p.status, 0);
+		tu_proc_free(&p);
+	}
+	tc_init(&fresh, 1, NULL);
+	tc_start(&fresh, 0, NULL);
+	{
+		const char *argv[] = { tu_pat_bin(), "cluster", "restore", file, "--cluster", fresh.seeds, NULL };
+
+		for (int attempt = 0; attempt < 20; attempt++) {
+			tu_run(&p, argv, NULL, NULL);
+			if (p.status == 0 || strstr(p.err, "cannot reach") == NULL)
+				break;
+			tu_proc_free(&p);
+			usleep(250000);
+		}
+		if (p.status != 0)
+			fail_msg("restore failed: %s", p.err);
+		tu_proc_free(&p);
+	}
+	assert_int_equal(dq_leader_init(&other, fresh.seeds, "pat", 5000, 15000), PAT_OK);
+	assert_int_equal(store_migrate(&other, &version, &err), PAT_OK); /* nothing left to migrate */
+	assert_int_equal(store_search(&other, "restored", "pineapple", 5, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].m.subject, "kept through a restore");
+	store_rows_free(rows, n);
+	dq_leader_close(&other);
+	assert_int_equal(tc_stop(&fresh, 0, SIGTERM), 0);
+	tc_close(&fresh);
+	mem_free(packed);
+	free(m);
+}
+
 static void audit_chain_catches_tampering(void **state)
 {
 	struct pat_err err;
@@ -280,6 +336,7 @@ int main(void)
 		cmocka_unit_test(batches_pages_and_tenants),
 		cmocka_unit_test(a_bad_message_fails_the_whole_batch),
 		cmocka_unit_test(search_finds_subject_addresses_and_body),
+		cmocka_unit_test(backup_and_restore_keep_search),
 		cmocka_unit_test(audit_chain_catches_tampering),
 	};
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);
