@@ -143,8 +143,8 @@ int cli_cmd_sendmail(struct cli_args *args)
 	struct smtp_link l = { .fd = -1 };
 	struct addr_hostport a;
 	const char *sender = args->values[OPT_F] != NULL ? args->values[OPT_F] : "";
-	char chunk[65536], cmd[1200], port[8];
-	size_t header_len, n;
+	char cmd[1200], port[8];
+	size_t header_len;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
 	int rv;
 
@@ -152,8 +152,12 @@ int cli_cmd_sendmail(struct cli_args *args)
 		conf_close(&c);
 		return rv;
 	}
-	while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-		buf_append(&msg, chunk, n);
+	if (buf_read_stream(&msg, stdin) != PAT_OK) {
+		/* Never deliver part of a message as if it were the whole. */
+		fprintf(stderr, "pat sendmail: cannot read the whole message from standard input\n");
+		rv = EX_TEMPFAIL;
+		goto out;
+	}
 	{
 		const char *blank = strstr(buf_str(&msg), "\n\n"), *crlf = strstr(buf_str(&msg), "\r\n\r\n");
 

@@ -71,18 +71,21 @@ static void on_signal(uv_signal_t *h, int signum)
 	writer_stop(&f->writer);
 }
 
+/* A whole file (mem_free it), or NULL when it cannot be read in full. */
 static char *read_text_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "r");
 	struct buf b = BUF_INIT;
-	char chunk[4096];
-	size_t n;
+	int rv;
 
 	if (f == NULL)
 		return NULL;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		buf_append(&b, chunk, n);
+	rv = buf_read_stream(&b, f);
 	fclose(f);
+	if (rv != PAT_OK) {
+		buf_free(&b);
+		return NULL;
+	}
 	*len = b.len;
 	return buf_detach(&b);
 }

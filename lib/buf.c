@@ -98,6 +98,20 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return rv;
 }
 
+int buf_read_stream(struct buf *b, FILE *f)
+{
+	size_t n;
+
+	do {
+		if (buf_reserve(b, 65536) != PAT_OK)
+			return PAT_ENOMEM;
+		n = fread(b->data + b->len, 1, 65536, f);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} while (n > 0);
+	return ferror(f) ? PAT_EIO : PAT_OK;
+}
+
 const char *buf_str(const struct buf *b)
 {
 	return b->data != NULL ? b->data : "";

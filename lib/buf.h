@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct buf {
 	char *data; /* the bytes, followed by a NUL that is not counted in len; NULL when empty */
@@ -25,6 +26,9 @@ int buf_append_str(struct buf *b, const char *s);
 int buf_append_char(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Append everything f has left to read. PAT_EIO on a read error, PAT_ENOMEM when memory runs
+ * out (b then holds what fitted: callers must not use it as the whole). */
+int buf_read_stream(struct buf *b, FILE *f);
 /* The contents as a C string: "" when nothing was written. */
 const char *buf_str(const struct buf *b);
 /* Hand the memory to the caller (free with mem_free) and reset b; never NULL unless ENOMEM. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/buf.h"
 #include "lib/mem.h"
 
 #define NODE_BYTES 16
@@ -255,30 +256,20 @@ int iforest_save_file(const struct iforest *f, const char *path, struct pat_err 
 int iforest_load_file(struct iforest *f, const char *path, struct pat_err *err)
 {
 	FILE *in = fopen(path, "rb");
-	uint8_t *data = NULL;
-	size_t len = 0, cap = 0, r;
+	struct buf data = BUF_INIT;
 	int rv;
 
 	memset(f, 0, sizeof *f);
 	if (in == NULL)
 		return err_set_errno(err, PAT_EIO, errno, "cannot read %s", path);
-	do {
-		if (len + 65536 > cap) {
-			uint8_t *more = mem_realloc(data, cap = (cap + 65536) * 2);
-
-			if (more == NULL) {
-				fclose(in);
-				mem_free(data);
-				return err_set(err, PAT_ENOMEM, "out of memory");
-			}
-			data = more;
-		}
-		r = fread(data + len, 1, cap - len, in);
-		len += r;
-	} while (r > 0);
+	rv = buf_read_stream(&data, in);
 	fclose(in);
-	rv = iforest_load(f, data, len, err);
-	mem_free(data);
+	if (rv != PAT_OK) {
+		buf_free(&data);
+		return err_set(err, rv, "cannot read %s: %s", path, rv == PAT_ENOMEM ? "out of memory" : "read error");
+	}
+	rv = iforest_load(f, (const uint8_t *)buf_str(&data), data.len, err);
+	buf_free(&data);
 	if (rv != PAT_OK)
 		err_prefix(err, "%s", path);
 	return rv;

@@ -2,6 +2,8 @@
 #include "tests/lib/testutil.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/buf.h"
@@ -137,6 +139,34 @@ static void buf_enomem_leaves_buffer_usable(void **state)
 	buf_free(&b);
 }
 
+static void read_stream_reads_everything(void **state)
+{
+	size_t n = 200000;
+	char *text = malloc(n);
+	struct buf b = BUF_INIT;
+	FILE *f;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		text[i] = (char)('a' + i % 26);
+	f = fmemopen(text, n, "r");
+	assert_int_equal(buf_read_stream(&b, f), PAT_OK);
+	fclose(f);
+	assert_int_equal(b.len, n);
+	assert_memory_equal(b.data, text, n);
+	assert_int_equal(b.data[n], '\0');
+	buf_free(&b);
+	/* Out of memory part-way is an error, not a short read. */
+	f = fmemopen(text, n, "r");
+	mem_fail_after(1, true);
+	assert_int_equal(buf_read_stream(&b, f), PAT_ENOMEM);
+	mem_fail_reset();
+	fclose(f);
+	assert_true(b.len < n);
+	buf_free(&b);
+	free(text);
+}
+
 static void next_line_skips_blanks_and_comments(void **state)
 {
 	static const char text[] = "# header\n\n  first  \r\n#x\nsecond\n0123456789012345\nlast";
@@ -170,6 +200,7 @@ int main(void)
 		cmocka_unit_test(buf_detach_hands_over),
 		cmocka_unit_test(buf_enomem_leaves_buffer_usable),
 		cmocka_unit_test(next_line_skips_blanks_and_comments),
+		cmocka_unit_test(read_stream_reads_everything),
 	};
 	return cmocka_run_group_tests_name("str+buf", tests, NULL, NULL);
 }
