@@ -81,32 +81,35 @@ static void on_written(uv_write_t *req, int status)
 	mem_free(w);
 }
 
+/* Queue bytes for the network; the copy lives until libuv has written it. */
+static void send_bytes(struct smtp_session *se, const char *data, size_t n)
+{
+	struct write_req *w = mem_alloc(sizeof *w + n);
+	uv_buf_t ub;
+
+	if (w == NULL)
+		return;
+	memcpy(w->text, data, n);
+	w->session = se;
+	ub = uv_buf_init(w->text, (unsigned)n);
+	if (uv_write(&w->req, (uv_stream_t *)&se->tcp, &ub, 1, on_written) != 0)
+		mem_free(w);
+}
+
 /* Send the ciphertext TLS has produced. */
 static void flush_tls(struct smtp_session *se)
 {
 	char chunk[16384];
 	int n;
 
-	while (se->net_out != NULL && (n = BIO_read(se->net_out, chunk, sizeof chunk)) > 0) {
-		struct write_req *w = mem_alloc(sizeof *w + (size_t)n);
-		uv_buf_t ub;
-
-		if (w == NULL)
-			return;
-		memcpy(w->text, chunk, (size_t)n);
-		w->session = se;
-		ub = uv_buf_init(w->text, (unsigned)n);
-		if (uv_write(&w->req, (uv_stream_t *)&se->tcp, &ub, 1, on_written) != 0)
-			mem_free(w);
-	}
+	while (se->net_out != NULL && (n = BIO_read(se->net_out, chunk, sizeof chunk)) > 0)
+		send_bytes(se, chunk, (size_t)n);
 }
 
 static void reply(struct smtp_session *se, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reply(struct smtp_session *se, const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
-	struct write_req *w;
-	uv_buf_t ub;
 	va_list ap;
 
 	if (se->closing && uv_is_closing((uv_handle_t *)&se->tcp))
@@ -114,27 +117,20 @@ static void reply(struct smtp_session *se, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	buf_append_str(&b, "\r\n");
-	if (b.data == NULL || (w = mem_alloc(sizeof *w + b.len)) == NULL) {
+	if (buf_append_str(&b, "\r\n") != PAT_OK) {
 		buf_free(&b);
 		return;
 	}
 	if (b.data[0] == '5')
 		se->s->stats.rejected++;
 	if (se->ssl != NULL) {
-		mem_free(w);
 		if (SSL_write(se->ssl, b.data, (int)b.len) <= 0)
 			se->closing = true;
-		buf_free(&b);
 		flush_tls(se);
-		return;
+	} else {
+		send_bytes(se, b.data, b.len);
 	}
-	memcpy(w->text, b.data, b.len);
-	w->session = se;
-	ub = uv_buf_init(w->text, (unsigned)b.len);
 	buf_free(&b);
-	if (uv_write(&w->req, (uv_stream_t *)&se->tcp, &ub, 1, on_written) != 0)
-		mem_free(w);
 }
 
 /* ---- session lifecycle ---- */
