@@ -46,6 +46,7 @@ void dq_leader_close(struct dq_leader *l);
 /* Connect to the leader (if not connected) and open the database (when db is not NULL). */
 int dq_leader_connect(struct dq_leader *l);
 
+/* The requests below: on failure, l->err says why (also when the cause was the connection). */
 int dq_leader_exec_sql(struct dq_leader *l, const char *sql, const struct dq_value *params, unsigned n,
 		       struct dq_result *result);
 int dq_leader_query_sql(struct dq_leader *l, const char *sql, const struct dq_value *params, unsigned n,

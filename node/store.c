@@ -440,7 +440,7 @@ int store_get(struct dq_leader *l, const char *tenant, const char *id, struct st
 	err_clear(err);
 	rv = dq_leader_query_sql(l, "SELECT " COLUMNS " FROM messages WHERE tenant = ? AND id = ?", p, 2, &rows);
 	if (rv != PAT_OK)
-		return err_set(err, rv, "%s", l->err.msg[0] ? l->err.msg : l->client.err.msg);
+		return err_set(err, rv, "%s", l->err.msg);
 	rv = dq_rows_next(&rows, &row);
 	if (rv == PAT_OK && !row)
 		rv = err_set(err, PAT_ENOTFOUND, "no message %s", id);
@@ -472,7 +472,7 @@ static int query_rows(struct dq_leader *l, const char *sql, const struct dq_valu
 	rv = dq_leader_query_sql(l, sql, p, n_params, &rows);
 	if (rv != PAT_OK) {
 		mem_free(list);
-		return err_set(err, rv, "%s", l->err.msg[0] ? l->err.msg : l->client.err.msg);
+		return err_set(err, rv, "%s", l->err.msg);
 	}
 	for (;;) {
 		bool row;
@@ -531,7 +531,7 @@ int store_count(struct dq_leader *l, const char *tenant, int64_t *total, int64_t
 	rv = dq_leader_query_sql(l, "SELECT count(*), count(*) - coalesce(sum(is_read), 0) FROM messages WHERE tenant = ?",
 				 &p, 1, &rows);
 	if (rv != PAT_OK)
-		return err_set(err, rv, "%s", l->err.msg[0] ? l->err.msg : l->client.err.msg);
+		return err_set(err, rv, "%s", l->err.msg);
 	rv = dq_rows_next(&rows, &row);
 	if (rv == PAT_OK && row) {
 		*total = rows.values[0].integer;
@@ -688,7 +688,7 @@ int store_audit_verify(struct dq_leader *l, const char *tenant, int64_t *n_rows,
 	rv = dq_leader_query_sql(l, "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit_log"
 				    " WHERE tenant = ? ORDER BY seq", &p, 1, &rows);
 	if (rv != PAT_OK)
-		return err_set(err, rv, "%s", l->err.msg[0] ? l->err.msg : l->client.err.msg);
+		return err_set(err, rv, "%s", l->err.msg);
 	for (;;) {
 		const struct dq_value *v;
 		struct audit_row a;
