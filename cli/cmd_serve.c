@@ -1,13 +1,15 @@
 /* cmd_serve: `pat serve` and `pat gateway`.
  *
- * `pat gateway` accepts mail over SMTP for a cluster it reaches through [gateway] cluster: the
- * schema, the group-commit writer, the SMTP server. `pat serve` is the same in front of a
- * single-node cluster it runs itself (node 1 in [node] data_dir).
+ * `pat gateway` accepts mail over SMTP and serves the HTTP API for a cluster it reaches through
+ * [gateway] cluster: the schema, the group-commit writer, the SMTP server, the HTTP server.
+ * `pat serve` is the same in front of a single-node cluster it runs itself (node 1 in [node]
+ * data_dir).
  *
- * Threads: the libuv loop runs SMTP; the writer thread commits; in `pat serve` a duties thread
- * does the node's periodic work (it makes blocking calls, which the loop must never make).
- * SIGTERM or SIGINT stops it in order: no new connections, every message already received is
- * committed and answered, then the node stops. */
+ * Threads: the libuv loop runs SMTP and HTTP; the writer thread commits; HTTP worker threads
+ * make the API's store calls; in `pat serve` a duties thread does the node's periodic work
+ * (they make blocking calls, which the loop must never make). SIGTERM or SIGINT stops it in
+ * order: no new connections, every message and request already received is answered, then the
+ * node stops. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@
 #include <uv.h>
 
 #include "cli/cli.h"
+#include "gateway/api.h"
+#include "gateway/http.h"
 #include "gateway/ingest.h"
 #include "gateway/smtp.h"
 #include "gateway/tenants.h"
@@ -33,11 +37,13 @@
 struct front {
 	const char *who;              /* "pat serve" or "pat gateway", for messages */
 	struct smtp_server smtp;
+	struct http_server http;
 	struct writer writer;
 	uv_signal_t sigterm, sigint;
 	struct auth_users users;
 	struct tenant_map domains;
 	SSL_CTX *tls;                 /* STARTTLS, or NULL */
+	SSL_CTX *http_tls;            /* HTTPS, or NULL */
 	bool duties_wanted;           /* pat serve (a self-signed certificate when none is set) */
 	/* pat serve only */
 	struct node_duties *duties;
@@ -67,6 +73,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&f->sigterm, NULL);
 	uv_close((uv_handle_t *)&f->sigint, NULL);
 	smtp_server_close(&f->smtp);
+	http_server_close(&f->http);
 	/* Commit and answer what was received; the answers reach the loop through its wakeup. */
 	writer_stop(&f->writer);
 }
@@ -95,6 +102,15 @@ static int prepare(struct front *f, const struct pat_settings *s)
 {
 	struct pat_err err;
 
+	if (http_listen_allowed(s->http.listen, HTTP_AUTH_NONE, s->http.allow_unauthenticated, &err) != PAT_OK) {
+		fprintf(stderr, "%s: %s\n", f->who, err.msg);
+		return CLI_EXIT_FAILURE;
+	}
+	if (s->http.tls_cert_file != NULL &&
+	    tls_context_from_pem(&f->http_tls, s->http.tls_cert_file, s->http.tls_key.value, s->http.tls_key.len, &err) != PAT_OK) {
+		fprintf(stderr, "%s: [http] tls_cert_file %s: %s\n", f->who, s->http.tls_cert_file, err.msg);
+		return CLI_EXIT_FAILURE;
+	}
 	if (s->smtp.tls_cert_file != NULL) {
 		if (tls_context_from_pem(&f->tls, s->smtp.tls_cert_file, s->smtp.tls_key.value, s->smtp.tls_key.len, &err) != PAT_OK) {
 			fprintf(stderr, "%s: [smtp] tls_cert_file %s: %s\n", f->who, s->smtp.tls_cert_file, err.msg);
@@ -169,6 +185,24 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 	}
 	in = (struct ingest){ &f->writer, s->smtp.tenant, &f->domains, hostname, region, hostname };
 	{
+		struct http_options o = {
+			.listen = s->http.listen, .tls = f->http_tls, .auth = HTTP_AUTH_NONE,
+			.allow_unauthenticated = s->http.allow_unauthenticated, .tenant = s->smtp.tenant,
+			.max_body_size = (size_t)s->http.max_body_size, .max_header_size = (size_t)s->http.max_header_size,
+			.request_timeout_ms = (uint64_t)s->http.request_timeout, .workers = (unsigned)s->http.workers,
+			.seeds = seeds, .db = NODE_DB, .store_timeout_ms = (int)s->store.commit_timeout,
+			.routes = api_routes, .n_routes = api_n_routes, .app = NULL,
+		};
+
+		if (http_server_start(&f->http, loop, &o, &err) != PAT_OK) {
+			fprintf(stderr, "%s: %s\n", f->who, err.msg);
+			writer_stop(&f->writer);
+			uv_run(loop, UV_RUN_DEFAULT);
+			http_server_free(&f->http);
+			return CLI_EXIT_FAILURE;
+		}
+	}
+	{
 		struct smtp_options o = {
 			.listen = s->smtp.listen, .hostname = hostname, .max_message_size = (size_t)s->smtp.max_message_size,
 			.max_recipients = (unsigned)s->smtp.max_recipients, .max_connections = (unsigned)s->smtp.max_connections,
@@ -181,7 +215,10 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 
 		if (smtp_server_start(&f->smtp, loop, &o, &err) != PAT_OK) {
 			fprintf(stderr, "%s: %s\n", f->who, err.msg);
+			http_server_close(&f->http);
 			writer_stop(&f->writer);
+			uv_run(loop, UV_RUN_DEFAULT);
+			http_server_free(&f->http);
 			return CLI_EXIT_FAILURE;
 		}
 	}
@@ -192,9 +229,10 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 	f->sigterm.data = f->sigint.data = f;
 	uv_signal_start(&f->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&f->sigint, on_signal, SIGINT);
-	log_info("ready", "command=%s smtp=%s smtp_port=%d cluster=%s http=not-in-this-build", f->who, s->smtp.listen,
-		 f->smtp.port, seeds);
+	log_info("ready", "command=%s smtp=%s smtp_port=%d http=%s http_port=%d cluster=%s", f->who, s->smtp.listen,
+		 f->smtp.port, f->http.address, f->http.port, seeds);
 	uv_run(loop, UV_RUN_DEFAULT);
+	http_server_free(&f->http);
 	if (f->duties != NULL) {
 		f->stopping = true;
 		pthread_join(f->duties_thread, NULL);
@@ -254,6 +292,7 @@ out:
 	auth_users_free(&f.users);
 	tenant_map_free(&f.domains);
 	SSL_CTX_free(f.tls);
+	SSL_CTX_free(f.http_tls);
 	conf_close(&c);
 	return rv;
 }
@@ -276,6 +315,7 @@ int cli_cmd_gateway(struct cli_args *args)
 	auth_users_free(&f.users);
 	tenant_map_free(&f.domains);
 	SSL_CTX_free(f.tls);
+	SSL_CTX_free(f.http_tls);
 	conf_close(&c);
 	return rv;
 }

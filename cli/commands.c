@@ -7,6 +7,7 @@
 static const struct cli_option serve_options[] = {
 	{ "--data", "DIR", "node.data_dir", "data directory" },
 	{ "--smtp", "ADDR:PORT", "smtp.listen", "SMTP listener" },
+	{ "--http", "ADDR:PORT", "http.listen", "HTTP listener (API)" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -22,6 +23,7 @@ static const struct cli_option sendmail_options[] = {
 static const struct cli_option gateway_options[] = {
 	{ "--cluster", "ADDR,...", "gateway.cluster", "cluster nodes to reach the leader through" },
 	{ "--smtp", "ADDR:PORT", "smtp.listen", "SMTP listener" },
+	{ "--http", "ADDR:PORT", "http.listen", "HTTP listener (API)" },
 	{ "--region", "NAME", "gateway.region", "region this gateway serves" },
 	{ NULL, NULL, NULL, NULL },
 };
@@ -60,11 +62,11 @@ static const struct cli_option version_options[] = {
 };
 
 const struct cli_command cli_commands[] = {
-	{ "serve", "[OPTIONS]", "run a complete single-node Pat (storage and SMTP) in one process",
-	  "Run a complete Pat in one process: a single-node dqlite cluster in ./pat-data and the SMTP\n"
-	  "gateway on 127.0.0.1:1025. A message is answered 250 once it is committed. The HTTP API and\n"
-	  "web UI are not in this build yet. SIGTERM or SIGINT stops it after answering every message\n"
-	  "already received.",
+	{ "serve", "[OPTIONS]", "run a complete single-node Pat (storage, SMTP and HTTP) in one process",
+	  "Run a complete Pat in one process: a single-node dqlite cluster in ./pat-data, the SMTP\n"
+	  "gateway on 127.0.0.1:1025 and the HTTP API (MailHog's) on 127.0.0.1:8025. A message is\n"
+	  "answered 250 once it is committed. The web UI is not in this build yet. SIGTERM or SIGINT\n"
+	  "stops it after answering every message and request already received.",
 	  serve_options, cli_cmd_serve, true },
 	{ "node", "[OPTIONS]", "run one dqlite storage node of a Pat cluster",
 	  "Run one storage node: a dqlite (Raft) member that bootstraps a new cluster or joins one\n"
@@ -72,10 +74,11 @@ const struct cli_command cli_commands[] = {
 	  "other node joins. While it leads, a node keeps [cluster] voters and standbys spread over\n"
 	  "the regions. SIGTERM or SIGINT stops it cleanly.",
 	  node_options, cli_cmd_node, true },
-	{ "gateway", "[OPTIONS]", "accept mail over SMTP for a cluster (no HTTP in this build yet)",
+	{ "gateway", "[OPTIONS]", "accept mail over SMTP and serve the HTTP API for a cluster",
 	  "Run a gateway: accept mail over SMTP and store it in the cluster named by [gateway]\n"
-	  "cluster (or --cluster), finding and following its leader. A message is answered 250 once\n"
-	  "it is committed on a majority. The HTTP API is not in this build yet.",
+	  "cluster (or --cluster), finding and following its leader, and serve the HTTP API\n"
+	  "(MailHog's) on [http] listen. A message is answered 250 once it is committed on a\n"
+	  "majority.",
 	  gateway_options, cli_cmd_gateway, true },
 	{ "compliance", "JOB [OPTIONS]", "run a compliance job: PII masking, retention, GDPR/HIPAA reports",
 	  "Run a compliance job against the cluster: mask personal data, enforce retention, export or\n"

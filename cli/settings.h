@@ -58,6 +58,10 @@ struct pat_settings {
 		char *tls_cert_file;        /* PEM certificate chain for HTTPS */
 		struct conf_secret tls_key; /* PEM private key */
 		bool allow_unauthenticated; /* permit a non-loopback listener without auth */
+		uint64_t max_body_size;     /* bytes of a request body at most (413 above) */
+		uint64_t max_header_size;   /* bytes of a request line and headers at most (431 above) */
+		int64_t request_timeout;    /* ms a client may take to send a request, or stay idle */
+		int64_t workers;            /* threads running the API's store calls */
 	} http;
 	struct {
 		int64_t batch_max_rows;    /* messages per group-commit transaction */

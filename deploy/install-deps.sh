@@ -30,6 +30,8 @@ libgmime-3.0-dev
 libjansson-dev
 libzstd-dev
 libinih-dev
+libh2o-dev
+libwslay-dev
 "
 # Optional groups, installed only when asked for with --with GROUP.
 PACKAGES_BENCH="

@@ -18,7 +18,7 @@ void tenant_map_free(struct tenant_map *m)
 	m->n = 0;
 }
 
-static bool valid_tenant(const char *t)
+bool tenant_name_valid(const char *t)
 {
 	if (t[0] == '\0' || t[0] == '-' || strlen(t) > 63)
 		return false;
@@ -45,7 +45,7 @@ int tenant_map_parse(struct tenant_map *m, const char *text, size_t len, const c
 			return err_set(err, PAT_EINVAL, "%s:%zu: line too long", name, line);
 		}
 		k = sscanf(buf, "%255s %127s %7s", domain, tenant, extra);
-		if (k != 2 || strchr(domain, '@') != NULL || !valid_tenant(tenant)) {
+		if (k != 2 || strchr(domain, '@') != NULL || !tenant_name_valid(tenant)) {
 			tenant_map_free(m);
 			return err_set(err, PAT_EINVAL, "%s:%zu: expected \"domain tenant\", the tenant in lower-case letters, digits and '-'",
 				       name, line);

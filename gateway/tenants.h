@@ -3,6 +3,7 @@
 #ifndef PAT_GATEWAY_TENANTS_H
 #define PAT_GATEWAY_TENANTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/err.h"
@@ -21,6 +22,9 @@ struct tenant_map {
  * A tenant name is lower-case letters, digits and '-'. */
 int tenant_map_parse(struct tenant_map *m, const char *text, size_t len, const char *name, struct pat_err *err);
 void tenant_map_free(struct tenant_map *m);
+
+/* A tenant name: 1 to 63 lower-case letters, digits and '-', not starting with '-'. */
+bool tenant_name_valid(const char *name);
 
 /* The tenant for a message: auth_tenant if not empty, else the mapped domain of the first of
  * the comma-separated recipients, else fallback. */

@@ -541,6 +541,116 @@ int store_count(struct dq_leader *l, const char *tenant, int64_t *total, int64_t
 	return rv == PAT_OK ? PAT_OK : err_set(err, rv, "%s", l->client.err.msg);
 }
 
+/* Read one integer through the leader; l->err says why on failure. */
+static int leader_query_int(struct dq_leader *l, const char *sql, const struct dq_value *p, unsigned n, int64_t *v,
+			    bool *found)
+{
+	struct dq_rows rows;
+	bool row = false;
+	int rv = dq_leader_query_sql(l, sql, p, n, &rows);
+
+	*found = false;
+	if (rv != PAT_OK)
+		return rv;
+	rv = dq_rows_next(&rows, &row);
+	if (rv == PAT_OK && row && rows.values[0].type == DQ_INTEGER) {
+		*v = rows.values[0].integer;
+		*found = true;
+	}
+	dq_rows_close(&rows);
+	if (rv != PAT_OK)
+		err_set(&l->err, rv, "%s", l->client.err.msg);
+	return rv;
+}
+
+/* The WHERE clause of each store_match kind: ?1 is the tenant, ?2 the LIKE pattern. */
+static const char *const match_where[] = {
+	[STORE_MATCH_ALL] = "tenant = ?1",
+	[STORE_MATCH_FROM] = "tenant = ?1 AND (mail_from LIKE ?2 ESCAPE '\\' OR from_hdr LIKE ?2 ESCAPE '\\')",
+	[STORE_MATCH_TO] = "tenant = ?1 AND (rcpt_to LIKE ?2 ESCAPE '\\' OR to_hdr LIKE ?2 ESCAPE '\\'"
+			   " OR cc_hdr LIKE ?2 ESCAPE '\\' OR bcc_hdr LIKE ?2 ESCAPE '\\')",
+	[STORE_MATCH_CONTAINING] =
+		"tenant = ?1 AND (mail_from LIKE ?2 ESCAPE '\\' OR rcpt_to LIKE ?2 ESCAPE '\\' OR from_hdr LIKE ?2 ESCAPE '\\'"
+		" OR to_hdr LIKE ?2 ESCAPE '\\' OR cc_hdr LIKE ?2 ESCAPE '\\' OR bcc_hdr LIKE ?2 ESCAPE '\\'"
+		" OR reply_to LIKE ?2 ESCAPE '\\' OR subject LIKE ?2 ESCAPE '\\' OR message_id LIKE ?2 ESCAPE '\\'"
+		" OR date_hdr LIKE ?2 ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages_fts f WHERE f.rowid = messages.seq"
+		" AND f.body LIKE ?2 ESCAPE '\\'))",
+};
+
+/* "%needle%" with LIKE's wildcards and the escape character escaped (mem_free it). */
+static char *like_pattern(const char *needle)
+{
+	size_t n = strlen(needle);
+	char *out = mem_alloc(2 * n + 3), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	*o++ = '%';
+	for (const char *p = needle; *p != '\0'; p++) {
+		if (*p == '%' || *p == '_' || *p == '\\')
+			*o++ = '\\';
+		*o++ = *p;
+	}
+	*o++ = '%';
+	*o = '\0';
+	return out;
+}
+
+int store_find(struct dq_leader *l, const char *tenant, enum store_match kind, const char *needle, unsigned offset,
+	       unsigned limit, struct store_row **out, size_t *n_out, int64_t *total, struct pat_err *err)
+{
+	bool all = kind == STORE_MATCH_ALL;
+	unsigned n_match = all ? 1 : 2;
+	char sql[1536], *pattern = NULL;
+	struct dq_value p[4];
+	int rv;
+
+	*out = NULL;
+	*n_out = 0;
+	err_clear(err);
+	if ((unsigned)kind > STORE_MATCH_CONTAINING)
+		return err_set(err, PAT_EINVAL, "unknown kind of match %d", (int)kind);
+	if (!all && (pattern = like_pattern(needle != NULL ? needle : "")) == NULL)
+		return err_set(err, PAT_ENOMEM, "out of memory");
+	p[0] = dq_text(tenant);
+	p[1] = dq_text(pattern != NULL ? pattern : "");
+	if (total != NULL) {
+		bool found = false;
+
+		snprintf(sql, sizeof sql, "SELECT count(*) FROM messages WHERE %s", match_where[kind]);
+		*total = 0;
+		if ((rv = leader_query_int(l, sql, p, n_match, total, &found)) != PAT_OK) {
+			mem_free(pattern);
+			return err_set(err, rv, "counting messages failed: %s", l->err.msg);
+		}
+	}
+	snprintf(sql, sizeof sql, "SELECT " COLUMNS " FROM messages WHERE %s ORDER BY id DESC LIMIT ?%u OFFSET ?%u",
+		 match_where[kind], n_match + 1, n_match + 2);
+	p[n_match] = dq_int(limit);
+	p[n_match + 1] = dq_int(offset);
+	rv = query_rows(l, sql, p, n_match + 2, limit, out, n_out, err);
+	mem_free(pattern);
+	return rv;
+}
+
+int store_schema_version(struct dq_leader *l, int *version, struct pat_err *err)
+{
+	int64_t v = 0;
+	bool found = false;
+	int rv;
+
+	err_clear(err);
+	*version = 0;
+	rv = leader_query_int(l, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'pat_schema'", NULL, 0,
+			      &v, &found);
+	if (rv == PAT_OK && v > 0)
+		rv = leader_query_int(l, "SELECT coalesce(max(version), 0) FROM pat_schema", NULL, 0, &v, &found);
+	if (rv != PAT_OK)
+		return err_set(err, rv, "reading the schema version failed: %s", l->err.msg);
+	*version = (int)v;
+	return PAT_OK;
+}
+
 struct deletion {
 	const char *tenant;
 	const char *id;   /* NULL: every message of the tenant */

@@ -70,6 +70,23 @@ void store_rows_free(struct store_row *rows, size_t n);
 int store_search(struct dq_leader *l, const char *tenant, const char *fts_query, unsigned limit,
 		 struct store_row **rows, size_t *n, struct pat_err *err);
 int store_count(struct dq_leader *l, const char *tenant, int64_t *total, int64_t *unread, struct pat_err *err);
+
+/* Which messages store_find() takes: all, or those whose sender, recipients or content
+ * contains a text (MailHog's search kinds). */
+enum store_match {
+	STORE_MATCH_ALL,        /* every message */
+	STORE_MATCH_FROM,       /* envelope sender or From header */
+	STORE_MATCH_TO,         /* envelope recipients or To, Cc, Bcc headers */
+	STORE_MATCH_CONTAINING, /* any of: addresses, subject, Message-ID, Date, body text */
+};
+/* A page of the tenant's messages, newest first: skip `offset` matches, then up to `limit`.
+ * needle (for kinds other than ALL) matches as a substring, ignoring ASCII case; '%', '_'
+ * and '\' in it are literal. *total gets how many match in all (NULL: not wanted). rows is
+ * allocated (store_rows_free). */
+int store_find(struct dq_leader *l, const char *tenant, enum store_match kind, const char *needle, unsigned offset,
+	       unsigned limit, struct store_row **rows, size_t *n, int64_t *total, struct pat_err *err);
+/* The schema version the database has (0 before any migration). */
+int store_schema_version(struct dq_leader *l, int *version, struct pat_err *err);
 /* PAT_ENOTFOUND when the tenant has no such message. */
 int store_delete(struct dq_leader *l, const char *tenant, const char *id, struct pat_err *err);
 int store_delete_all(struct dq_leader *l, const char *tenant, int64_t *deleted, struct pat_err *err);

@@ -30,8 +30,8 @@ static pid_t pid;
 static void start_serve(void)
 {
 	char data[4200], node_set[64], listen[32];
-	const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", listen, "--set", node_set,
-			       "--set", "smtp.max_message_size=64KiB", "--set", "smtp.max_recipients=3",
+	const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", listen, "--http", "127.0.0.1:0",
+			       "--set", node_set, "--set", "smtp.max_message_size=64KiB", "--set", "smtp.max_recipients=3",
 			       "--set", "smtp.command_timeout=2s", "--set", "smtp.max_connections_per_ip=8",
 			       "--set", "smtp.hostname=pat.test", NULL };
 
@@ -411,8 +411,8 @@ static void checked_users_and_tenants(void **state)
 	char *domains = tu_write_file(dir, "domains", "globex.example globex\n");
 	char data[4200], node_set[64], listen[32], users_set[4300], domains_set[4300], log2[4300];
 	int port = tu_free_port(), saved_port = smtp_port;
-	const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", listen, "--set", node_set,
-			       "--set", "smtp.auth=users", "--set", users_set, "--set", domains_set,
+	const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", listen, "--http", "127.0.0.1:0",
+			       "--set", node_set, "--set", "smtp.auth=users", "--set", users_set, "--set", domains_set,
 			       "--set", "smtp.tenant=lobby", "--set", "smtp.hostname=pat.test", NULL };
 	struct dq_leader l;
 	struct store_row *rows;
@@ -491,8 +491,8 @@ static void a_gateway_stores_in_the_cluster(void **state)
 {
 	char listen[32], log2[4300];
 	int port = tu_free_port(), saved_port = smtp_port;
-	const char *argv[] = { tu_pat_bin(), "gateway", "--cluster", node_address, "--smtp", listen, "--region", "eu-west",
-			       "--set", "smtp.hostname=gw.test", NULL };
+	const char *argv[] = { tu_pat_bin(), "gateway", "--cluster", node_address, "--smtp", listen, "--http", "127.0.0.1:0",
+			       "--region", "eu-west", "--set", "smtp.hostname=gw.test", NULL };
 	const char *no_cluster[] = { tu_pat_bin(), "gateway", NULL };
 	struct dq_leader l;
 	struct store_row row;

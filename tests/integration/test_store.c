@@ -89,6 +89,9 @@ static void migrations_run_once(void **state)
 	assert_int_equal(rows.values[0].integer, STORE_SCHEMA_VERSION);
 	assert_int_equal(rows.values[1].integer, STORE_SCHEMA_VERSION);
 	dq_rows_close(&rows);
+	version = -1;
+	assert_int_equal(store_schema_version(&l, &version, &err), PAT_OK);
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
 }
 
 static void batches_pages_and_tenants(void **state)
@@ -232,6 +235,67 @@ static void search_finds_subject_addresses_and_body(void **state)
 }
 
 /* A backup restored into a new cluster keeps its messages searchable. */
+/* MailHog's paging and substring search: offsets, totals, kinds, case and LIKE's wildcards. */
+static void find_pages_and_matches_substrings(void **state)
+{
+	uint8_t *packed;
+	struct store_message *m = make_batch("find-co", 5, &packed);
+	struct store_row *rows;
+	struct pat_err err;
+	int64_t total = -1;
+	size_t n;
+
+	(void)state;
+	m[0].mail_from = "Alice@Example.COM";
+	m[1].to = "Bob Builder <bob@site.example>";
+	m[2].subject = "100% off_sale";
+	m[3].body_text = "Your code is 31337.";
+	m[4].cc = "carol@cc.example";
+	assert_int_equal(store_put_batch(&l, m, 5, &err), PAT_OK);
+	assert_int_equal(store_find(&l, "find-co", STORE_MATCH_ALL, NULL, 0, 2, &rows, &n, &total, &err), PAT_OK);
+	assert_int_equal(total, 5);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].m.id, m[4].id); /* newest first */
+	assert_string_equal(rows[1].m.id, m[3].id);
+	store_rows_free(rows, n);
+	assert_int_equal(store_find(&l, "find-co", STORE_MATCH_ALL, NULL, 4, 2, &rows, &n, &total, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].m.id, m[0].id);
+	store_rows_free(rows, n);
+	assert_int_equal(store_find(&l, "find-co", STORE_MATCH_ALL, NULL, 2000000000, 2, &rows, &n, &total, &err), PAT_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(total, 5);
+	store_rows_free(rows, n);
+	assert_int_equal(store_find(&l, "find-co", STORE_MATCH_FROM, "alice@example", 0, 10, &rows, &n, &total, &err), PAT_OK);
+	assert_int_equal(total, 1);
+	assert_string_equal(rows[0].m.id, m[0].id);
+	store_rows_free(rows, n);
+	assert_int_equal(store_find(&l, "find-co", STORE_MATCH_TO, "BUILDER", 0, 10, &rows, &n, &total, &err), PAT_OK);
+	assert_int_equal(total, 1);
+	store_rows_free(rows, n);
+	assert_int_equal(store_find(&l, "find-co", STORE_MATCH_TO, "carol@", 0, 10, &rows, &n, &total, &err), PAT_OK);
+	assert_int_equal(total, 1); /* Cc counts as a recipient */
+	store_rows_free(rows, n);
+	assert_int_equal(store_find(&l, "find-co", STORE_MATCH_CONTAINING, "0% off_", 0, 10, &rows, &n, &total, &err), PAT_OK);
+	assert_int_equal(total, 1);
+	assert_string_equal(rows[0].m.id, m[2].id);
+	store_rows_free(rows, n);
+	/* '%' and '_' are literal: "1_0" matches nothing, although LIKE would take '_' as any. */
+	assert_int_equal(store_find(&l, "find-co", STORE_MATCH_CONTAINING, "1_0", 0, 10, &rows, &n, &total, &err), PAT_OK);
+	assert_int_equal(total, 0);
+	store_rows_free(rows, n);
+	assert_int_equal(store_find(&l, "find-co", STORE_MATCH_CONTAINING, "code is 313", 0, 10, &rows, &n, &total, &err), PAT_OK);
+	assert_int_equal(total, 1); /* the body text */
+	assert_string_equal(rows[0].m.id, m[3].id);
+	store_rows_free(rows, n);
+	assert_int_equal(store_find(&l, "elsewhere-co", STORE_MATCH_CONTAINING, "example", 0, 10, &rows, &n, &total, &err), PAT_OK);
+	assert_int_equal(total, 0); /* another tenant sees none of it */
+	store_rows_free(rows, n);
+	assert_int_equal(store_delete_all(&l, "find-co", NULL, &err), PAT_OK);
+	mem_free(packed);
+	free(m);
+}
+
 static void backup_and_restore_keep_search(void **state)
 {
 	uint8_t *packed;
@@ -336,6 +400,7 @@ int main(void)
 		cmocka_unit_test(batches_pages_and_tenants),
 		cmocka_unit_test(a_bad_message_fails_the_whole_batch),
 		cmocka_unit_test(search_finds_subject_addresses_and_body),
+		cmocka_unit_test(find_pages_and_matches_substrings),
 		cmocka_unit_test(backup_and_restore_keep_search),
 		cmocka_unit_test(audit_chain_catches_tampering),
 	};

@@ -1,0 +1,330 @@
+/* api: see api.h. One row per endpoint; a handler reads the request, calls the store with the
+ * request's tenant, and replies. Handlers with a store run on worker threads (http.c). */
+#include "gateway/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/mailhog.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/str.h"
+#include "lib/ulid.h"
+#include "node/store.h"
+
+/* ---- request helpers ---- */
+
+/* A whole number from the query: digits only, at most max. true with *out unchanged when the
+ * parameter is absent; false (and a 400) when it is not such a number. */
+static bool query_number(struct http_call *c, const char *name, unsigned long max, unsigned *out)
+{
+	const char *v = http_query(c, name);
+	unsigned long n = 0;
+
+	if (v == NULL)
+		return true;
+	if (v[0] == '\0' || strlen(v) > 10 || strspn(v, "0123456789") != strlen(v) || (n = strtoul(v, NULL, 10)) > max) {
+		http_reply_error(c, 400, "%s: \"%.32s\" is not a whole number from 0 to %lu", name, v, max);
+		return false;
+	}
+	*out = (unsigned)n;
+	return true;
+}
+
+/* MailHog's start and limit: start from 0; limit 0 or absent is 50, above 250 is 250. */
+static bool paging(struct http_call *c, unsigned *start, unsigned *limit)
+{
+	*start = 0;
+	*limit = 0;
+	if (!query_number(c, "start", 2147483647UL, start) || !query_number(c, "limit", 2147483647UL, limit))
+		return false;
+	if (*limit == 0)
+		*limit = API_MAILHOG_LIMIT;
+	if (*limit > API_MAILHOG_MAX_LIMIT)
+		*limit = API_MAILHOG_MAX_LIMIT;
+	return true;
+}
+
+/* The {id} parameter when it can name a message: a ULID. Anything else names no message. */
+static const char *message_id(struct http_call *c)
+{
+	const char *id = c->req.params[0];
+
+	if (id == NULL || !ulid_valid(id)) {
+		http_reply_error(c, 404, "no message %.64s", id != NULL ? id : "");
+		return NULL;
+	}
+	return id;
+}
+
+/* The raw message of a stored row (mem_free it); NULL after replying 500 when damaged. */
+static char *raw_of(struct http_call *c, const struct store_row *r, size_t *len)
+{
+	struct pat_err err;
+	uint8_t *raw = NULL;
+
+	if (store_unpack_raw(r->m.raw, r->m.raw_len, (size_t)(r->m.size > 0 ? r->m.size : 0), &raw, len, &err) != PAT_OK) {
+		log_warn("stored message unreadable", "tenant=%s id=%s error=%s", r->m.tenant, r->m.id, err.msg);
+		if (c != NULL)
+			http_reply_store_error(c, err.code == PAT_ENOMEM ? PAT_ENOMEM : PAT_EIO, &err);
+		return NULL;
+	}
+	return (char *)raw;
+}
+
+/* ---- health ---- */
+
+static void get_healthz(struct http_call *c, struct dq_leader *l)
+{
+	(void)l;
+	http_reply_json(c, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void get_readyz(struct http_call *c, struct dq_leader *l)
+{
+	struct pat_err err;
+	int version = 0;
+	int rv = store_schema_version(l, &version, &err);
+
+	if (rv != PAT_OK) {
+		http_reply_json(c, 503, json_pack("{s:s,s:s+}", "status", "unavailable", "error", "the cluster's leader cannot be reached: ", err.msg));
+		return;
+	}
+	if (version != STORE_SCHEMA_VERSION) {
+		http_reply_json(c, 503, json_pack("{s:s,s:s,s:i,s:i}", "status", "unavailable", "error",
+						  "the database schema is not the version this build writes", "schema", version,
+						  "expected_schema", STORE_SCHEMA_VERSION));
+		return;
+	}
+	http_reply_json(c, 200, json_pack("{s:s,s:i,s:s}", "status", "ready", "schema", version, "leader", l->leader_address));
+}
+
+/* ---- MailHog v2 ---- */
+
+/* {total, count, start, items} from rows. */
+static void reply_page(struct http_call *c, struct store_row *rows, size_t n, int64_t total, unsigned start)
+{
+	json_t *items = json_array();
+
+	for (size_t i = 0; items != NULL && i < n; i++) {
+		size_t len = 0;
+		char *raw = raw_of(NULL, &rows[i], &len);
+
+		/* A damaged message is listed with what its row says rather than hiding the others. */
+		if (json_array_append_new(items, mailhog_message(&rows[i].m, raw != NULL ? raw : "", raw != NULL ? len : 0)) != 0) {
+			json_decref(items);
+			items = NULL;
+		}
+		mem_free(raw);
+	}
+	http_reply_json(c, 200, items == NULL ? NULL : json_pack("{s:I,s:I,s:I,s:o}", "total", (json_int_t)total, "count",
+								  (json_int_t)n, "start", (json_int_t)start, "items", items));
+}
+
+static void get_v2_messages(struct http_call *c, struct dq_leader *l)
+{
+	struct store_row *rows = NULL;
+	unsigned start, limit;
+	int64_t total = 0;
+	size_t n = 0;
+	struct pat_err err;
+	int rv;
+
+	if (!paging(c, &start, &limit))
+		return;
+	rv = store_find(l, c->req.tenant, STORE_MATCH_ALL, NULL, start, limit, &rows, &n, &total, &err);
+	if (rv != PAT_OK) {
+		http_reply_store_error(c, rv, &err);
+		return;
+	}
+	reply_page(c, rows, n, total, start);
+	store_rows_free(rows, n);
+}
+
+static void get_v2_search(struct http_call *c, struct dq_leader *l)
+{
+	static const struct {
+		const char *name;
+		enum store_match match;
+	} kinds[] = { { "from", STORE_MATCH_FROM }, { "to", STORE_MATCH_TO }, { "containing", STORE_MATCH_CONTAINING } };
+	const char *kind = http_query(c, "kind"), *query = http_query(c, "query");
+	struct store_row *rows = NULL;
+	unsigned start, limit;
+	int64_t total = 0;
+	size_t n = 0, k;
+	struct pat_err err;
+	int rv;
+
+	for (k = 0; kind != NULL && k < sizeof kinds / sizeof kinds[0]; k++)
+		if (strcmp(kind, kinds[k].name) == 0)
+			break;
+	if (kind == NULL || k == sizeof kinds / sizeof kinds[0]) {
+		http_reply_error(c, 400, "kind: \"%.32s\" is not a kind of search; expected from, to or containing",
+				 kind != NULL ? kind : "");
+		return;
+	}
+	if (query == NULL || query[0] == '\0') {
+		http_reply_error(c, 400, "query: the text to search for is missing");
+		return;
+	}
+	if (!paging(c, &start, &limit))
+		return;
+	rv = store_find(l, c->req.tenant, kinds[k].match, query, start, limit, &rows, &n, &total, &err);
+	if (rv != PAT_OK) {
+		http_reply_store_error(c, rv, &err);
+		return;
+	}
+	reply_page(c, rows, n, total, start);
+	store_rows_free(rows, n);
+}
+
+/* ---- MailHog v1 ---- */
+
+/* The stored row of {id}; false after replying (404 or a store error). */
+static bool load(struct http_call *c, struct dq_leader *l, struct store_row *row)
+{
+	const char *id = message_id(c);
+	struct pat_err err;
+	int rv;
+
+	if (id == NULL)
+		return false;
+	if ((rv = store_get(l, c->req.tenant, id, row, &err)) != PAT_OK) {
+		http_reply_store_error(c, rv, &err);
+		return false;
+	}
+	return true;
+}
+
+static void get_v1_message(struct http_call *c, struct dq_leader *l)
+{
+	struct store_row row;
+	size_t len = 0;
+	char *raw;
+
+	if (!load(c, l, &row))
+		return;
+	if ((raw = raw_of(c, &row, &len)) != NULL)
+		http_reply_json(c, 200, mailhog_message(&row.m, raw, len));
+	mem_free(raw);
+	store_row_free(&row);
+}
+
+static void delete_v1_message(struct http_call *c, struct dq_leader *l)
+{
+	const char *id = message_id(c);
+	struct pat_err err;
+	int rv;
+
+	if (id == NULL)
+		return;
+	if ((rv = store_delete(l, c->req.tenant, id, &err)) != PAT_OK) {
+		http_reply_store_error(c, rv, &err);
+		return;
+	}
+	log_info("message deleted", "tenant=%s id=%s by=%s", c->req.tenant, id, c->req.principal);
+	http_reply_bytes(c, 200, NULL, "", 0, NULL); /* MailHog answers with an empty 200 */
+}
+
+static void delete_v1_messages(struct http_call *c, struct dq_leader *l)
+{
+	int64_t deleted = 0;
+	struct pat_err err;
+	int rv;
+
+	if ((rv = store_delete_all(l, c->req.tenant, &deleted, &err)) != PAT_OK) {
+		http_reply_store_error(c, rv, &err);
+		return;
+	}
+	log_info("messages deleted", "tenant=%s count=%lld by=%s", c->req.tenant, (long long)deleted, c->req.principal);
+	http_reply_bytes(c, 200, NULL, "", 0, NULL);
+}
+
+static void get_v1_download(struct http_call *c, struct dq_leader *l)
+{
+	struct store_row row;
+	char disposition[96];
+	size_t len = 0;
+	char *raw;
+
+	if (!load(c, l, &row))
+		return;
+	if ((raw = raw_of(c, &row, &len)) != NULL) {
+		snprintf(disposition, sizeof disposition, "attachment; filename=\"%s.eml\"", row.m.id);
+		http_reply_bytes(c, 200, "message/rfc822", raw, len, disposition);
+	}
+	mem_free(raw);
+	store_row_free(&row);
+}
+
+/* A header value safe to send back: printable ASCII only. */
+static void safe_header_value(char *out, size_t n, const char *in)
+{
+	size_t o = 0;
+
+	for (; in != NULL && *in != '\0' && o + 1 < n; in++)
+		if (*in >= 0x20 && *in < 0x7f)
+			out[o++] = *in;
+	out[o] = '\0';
+	str_trim(out);
+}
+
+static void get_v1_part(struct http_call *c, struct dq_leader *l)
+{
+	const char *n_text = c->req.params[1];
+	struct mailhog_part part;
+	struct store_row row;
+	char disposition[128], type[256];
+	struct pat_err err;
+	size_t len = 0;
+	unsigned long n;
+	char *raw;
+	int rv;
+
+	if (n_text == NULL || strlen(n_text) > 6 || strspn(n_text, "0123456789") != strlen(n_text)) {
+		http_reply_error(c, 400, "part: \"%.32s\" is not a part number (0 is the first part)", n_text != NULL ? n_text : "");
+		return;
+	}
+	n = strtoul(n_text, NULL, 10);
+	if (!load(c, l, &row))
+		return;
+	if ((raw = raw_of(c, &row, &len)) != NULL) {
+		if ((rv = mailhog_part(raw, len, (unsigned)n, &part, &err)) != PAT_OK) {
+			http_reply_store_error(c, rv, &err);
+		} else {
+			safe_header_value(type, sizeof type, part.content_type);
+			snprintf(disposition, sizeof disposition, "attachment; filename=\"%s-part-%lu\"", row.m.id, n);
+			http_reply_bytes(c, 200, type[0] != '\0' ? type : "application/octet-stream", part.data, part.len,
+					 disposition);
+			mailhog_part_free(&part);
+		}
+	}
+	mem_free(raw);
+	store_row_free(&row);
+}
+
+/* GET /api/v1/messages: MailHog's bare list there collides with Mailpit's message list, which
+ * is what Pat serves on that path; until it does, the path answers 404 rather than 405. */
+static void get_v1_messages(struct http_call *c, struct dq_leader *l)
+{
+	(void)l;
+	http_reply_error(c, 404, "GET /api/v1/messages (Mailpit's message list) is not in this build yet; "
+				 "MailHog clients list with GET /api/v2/messages");
+}
+
+/* The route table. */
+const struct http_route api_routes[] = {
+	{ "GET", "/healthz", get_healthz, false, true, NULL },
+	{ "GET", "/readyz", get_readyz, true, true, NULL },
+	{ "GET", "/api/v2/messages", get_v2_messages, true, false, "start,limit" },
+	{ "GET", "/api/v2/search", get_v2_search, true, false, "kind,query,start,limit" },
+	{ "GET", "/api/v1/messages", get_v1_messages, false, false, "start,limit,before" },
+	{ "DELETE", "/api/v1/messages", delete_v1_messages, true, false, NULL },
+	{ "GET", "/api/v1/messages/{id}", get_v1_message, true, false, NULL },
+	{ "DELETE", "/api/v1/messages/{id}", delete_v1_message, true, false, NULL },
+	{ "GET", "/api/v1/messages/{id}/download", get_v1_download, true, false, NULL },
+	{ "GET", "/api/v1/messages/{id}/mime/part/{n}/download", get_v1_part, true, false, NULL },
+};
+
+const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];
