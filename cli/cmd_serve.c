@@ -156,6 +156,7 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 	char hostname[256] = "localhost";
 	struct pat_err err;
 	struct ingest in;
+	struct api_context api;
 
 	if (s->smtp.hostname != NULL)
 		snprintf(hostname, sizeof hostname, "%s", s->smtp.hostname);
@@ -184,6 +185,7 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 		}
 	}
 	in = (struct ingest){ &f->writer, s->smtp.tenant, &f->domains, hostname, region, hostname };
+	api = (struct api_context){ hostname, 30000 };
 	{
 		struct http_options o = {
 			.listen = s->http.listen, .tls = f->http_tls, .auth = HTTP_AUTH_NONE,
@@ -191,7 +193,7 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 			.max_body_size = (size_t)s->http.max_body_size, .max_header_size = (size_t)s->http.max_header_size,
 			.request_timeout_ms = (uint64_t)s->http.request_timeout, .workers = (unsigned)s->http.workers,
 			.seeds = seeds, .db = NODE_DB, .store_timeout_ms = (int)s->store.commit_timeout,
-			.routes = api_routes, .n_routes = api_n_routes, .app = NULL,
+			.routes = api_routes, .n_routes = api_n_routes, .app = &api,
 		};
 
 		if (http_server_start(&f->http, loop, &o, &err) != PAT_OK) {

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gateway/mailhog.h"
+#include "gateway/relay.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -304,6 +306,115 @@ static void get_v1_part(struct http_call *c, struct dq_leader *l)
 	store_row_free(&row);
 }
 
+/* A member of a JSON object, its name compared ignoring case (Go's decoder matches field names
+ * that way, and MailHog's clients send "host" as well as "Host"). */
+static json_t *member(json_t *obj, const char *name)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v)
+		if (strcasecmp(key, name) == 0)
+			return v;
+	return NULL;
+}
+
+/* A string member, or NULL when absent; false (and a 400) when it is there but not a string. */
+static bool string_member(struct http_call *c, json_t *obj, const char *name, const char **out)
+{
+	json_t *v = member(obj, name);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return true;
+	if (!json_is_string(v)) {
+		http_reply_error(c, 400, "%s must be a string", name);
+		return false;
+	}
+	*out = json_string_value(v);
+	return true;
+}
+
+/* POST /api/v1/messages/{id}/release {Host, Port, Email, Username, Password, Mechanism, Name,
+ * Save}: send the message on to an SMTP server, for Email. */
+static void post_v1_release(struct http_call *c, struct dq_leader *l)
+{
+	const struct api_context *app = c->app;
+	const char *host, *email, *user, *password, *mechanism, *name;
+	struct relay_target t = { 0 };
+	json_error_t jerr;
+	json_t *body, *port;
+	struct store_row row;
+	struct pat_err err;
+	char from[300];
+	size_t len = 0;
+	char *raw;
+	int rv;
+
+	body = json_loadb(c->req.body, c->req.body_len, 0, &jerr);
+	if (body == NULL || !json_is_object(body)) {
+		http_reply_error(c, 400, "the body must be a JSON object such as {\"Host\": \"smtp.example.com\", \"Port\": \"25\", "
+					 "\"Email\": \"someone@example.com\"}%s%s",
+				 body == NULL ? ": " : "", body == NULL ? jerr.text : "");
+		json_decref(body);
+		return;
+	}
+	if (!string_member(c, body, "Host", &host) || !string_member(c, body, "Email", &email) ||
+	    !string_member(c, body, "Username", &user) || !string_member(c, body, "Password", &password) ||
+	    !string_member(c, body, "Mechanism", &mechanism) || !string_member(c, body, "Name", &name))
+		goto out;
+	if (name != NULL && name[0] != '\0') {
+		http_reply_error(c, 400, "Name: no outgoing SMTP server is saved as \"%.64s\" (this build saves none)", name);
+		goto out;
+	}
+	port = member(body, "Port");
+	if (json_is_integer(port))
+		t.port = json_integer_value(port) > 0 && json_integer_value(port) < 65536 ? (unsigned)json_integer_value(port) : 0;
+	else if (json_is_string(port) && strlen(json_string_value(port)) <= 5 &&
+		 strspn(json_string_value(port), "0123456789") == strlen(json_string_value(port)))
+		t.port = (unsigned)strtoul(json_string_value(port), NULL, 10);
+	if (host == NULL || host[0] == '\0' || email == NULL || email[0] == '\0' || t.port == 0 || t.port > 65535) {
+		http_reply_error(c, 400, "Host, Port (1-65535) and Email are required");
+		goto out;
+	}
+	if (user != NULL && user[0] == '\0' && (password == NULL || password[0] == '\0'))
+		user = NULL;
+	if (user != NULL || (password != NULL && password[0] != '\0')) {
+		if (mechanism != NULL && strcasecmp(mechanism, "PLAIN") == 0) {
+			t.mechanism = "PLAIN";
+		} else if (mechanism != NULL && strcasecmp(mechanism, "CRAMMD5") == 0) {
+			t.mechanism = "CRAM-MD5";
+		} else {
+			http_reply_error(c, 400, "Mechanism: \"%.32s\" is not supported; expected PLAIN or CRAMMD5",
+					 mechanism != NULL ? mechanism : "");
+			goto out;
+		}
+		t.username = user != NULL ? user : "";
+		t.password = password;
+	}
+	if (!load(c, l, &row))
+		goto out;
+	if ((raw = raw_of(c, &row, &len)) != NULL) {
+		snprintf(from, sizeof from, "nobody@%s", app != NULL && app->hostname != NULL ? app->hostname : "localhost");
+		t.host = host;
+		t.from = from;
+		t.to = email;
+		t.timeout_ms = app != NULL && app->relay_timeout_ms > 0 ? app->relay_timeout_ms : 30000;
+		rv = relay_send(&t, raw, len, &err);
+		if (rv == PAT_OK) {
+			log_info("message released", "tenant=%s id=%s to=%s relay=%s:%u by=%s", c->req.tenant, row.m.id, email,
+				 host, t.port, c->req.principal);
+			http_reply_bytes(c, 200, NULL, "", 0, NULL);
+		} else {
+			http_reply_error(c, rv == PAT_EINVAL ? 400 : 502, "%s", err.msg);
+		}
+	}
+	mem_free(raw);
+	store_row_free(&row);
+out:
+	json_decref(body);
+}
+
 /* GET /api/v1/messages: MailHog's bare list there collides with Mailpit's message list, which
  * is what Pat serves on that path; until it does, the path answers 404 rather than 405. */
 static void get_v1_messages(struct http_call *c, struct dq_leader *l)
@@ -324,6 +435,7 @@ const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/messages/{id}", get_v1_message, true, false, NULL },
 	{ "DELETE", "/api/v1/messages/{id}", delete_v1_message, true, false, NULL },
 	{ "GET", "/api/v1/messages/{id}/download", get_v1_download, true, false, NULL },
+	{ "POST", "/api/v1/messages/{id}/release", post_v1_release, true, false, NULL },
 	{ "GET", "/api/v1/messages/{id}/mime/part/{n}/download", get_v1_part, true, false, NULL },
 };
 

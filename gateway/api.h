@@ -12,6 +12,12 @@
 #define API_MAILHOG_LIMIT 50
 #define API_MAILHOG_MAX_LIMIT 250
 
+/* What handlers need to know about the server: pass as http_options.app. */
+struct api_context {
+	const char *hostname;   /* this gateway's name (the release's sender is nobody@hostname) */
+	long relay_timeout_ms;  /* how long a release may take */
+};
+
 /* The route table: pass as http_options.routes / n_routes. */
 extern const struct http_route api_routes[];
 extern const size_t api_n_routes;

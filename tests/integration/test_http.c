@@ -774,12 +774,77 @@ static void tenants_through_the_header(void **state)
 	response_free(&r);
 }
 
+/* MailHog's release: the message goes on over SMTP; here to Pat's own SMTP listener. */
+static void v1_release(void **state)
+{
+	static const char *const bad[] = {
+		"{not json", "[1, 2]", "", "{\"Port\": \"25\", \"Email\": \"x@example.com\"}",
+		"{\"Host\": \"127.0.0.1\", \"Email\": \"x@example.com\"}",
+		"{\"Host\": \"127.0.0.1\", \"Port\": \"0\", \"Email\": \"x@example.com\"}",
+		"{\"Host\": \"127.0.0.1\", \"Port\": 70000, \"Email\": \"x@example.com\"}",
+		"{\"Host\": \"127.0.0.1\", \"Port\": \"25\"}",
+		"{\"Host\": \"evil/host\", \"Port\": \"25\", \"Email\": \"x@example.com\"}",
+		"{\"Host\": 5, \"Port\": \"25\", \"Email\": \"x@example.com\"}",
+		"{\"Host\": \"127.0.0.1\", \"Port\": \"25\", \"Email\": \"x@example.com\", \"Username\": \"u\", \"Mechanism\": \"LOGIN\"}",
+		"{\"Name\": \"saved\"}",
+	};
+	struct http_conn *c = malloc(sizeof *c);
+	char target[160], body[256];
+	struct response r;
+
+	(void)state;
+	snprintf(target, sizeof target, "/api/v1/messages/%s/release", id_plain);
+	/* Field names in any case, the port as a string or a number, as MailHog takes them. */
+	snprintf(body, sizeof body, "{\"host\": \"127.0.0.1\", \"port\": \"%d\", \"email\": \"released@example.com\"}",
+		 smtp_port);
+	http_open(c);
+	exchange(c, "POST", target, "Content-Type: application/json\r\n", body, strlen(body), &r);
+	if (r.status != 200)
+		fail_msg("release failed: %d %s", r.status, r.body);
+	response_free(&r);
+	snprintf(body, sizeof body,
+		 "{\"Host\": \"127.0.0.1\", \"Port\": %d, \"Email\": \"released@example.com\", \"Username\": \"u\","
+		 " \"Password\": \"p\", \"Mechanism\": \"PLAIN\"}",
+		 smtp_port);
+	exchange(c, "POST", target, NULL, body, strlen(body), &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		exchange(c, "POST", target, NULL, bad[i], strlen(bad[i]), &r);
+		expect_error(&r, 400);
+		response_free(&r);
+	}
+	/* A server that cannot be reached: the gateway's failure, not the client's. */
+	snprintf(body, sizeof body, "{\"Host\": \"127.0.0.1\", \"Port\": %d, \"Email\": \"x@example.com\"}", tu_free_port());
+	exchange(c, "POST", target, NULL, body, strlen(body), &r);
+	expect_error(&r, 502);
+	response_free(&r);
+	snprintf(body, sizeof body, "{\"Host\": \"127.0.0.1\", \"Port\": %d, \"Email\": \"x@example.com\"}", smtp_port);
+	exchange(c, "POST", "/api/v1/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV/release", NULL, body, strlen(body), &r);
+	expect_error(&r, 404);
+	response_free(&r);
+	exchange(c, "GET", target, NULL, NULL, 0, &r);
+	expect_error(&r, 405);
+	response_free(&r);
+	http_close(c);
+	free(c);
+	get_ok("/api/v2/search?kind=to&query=released%40example.com", &r);
+	assert_int_equal(jint(r.json, "total"), 2);
+	assert_string_equal(jstr(r.json, "items.0.Raw.From"), "nobody@pat.test");
+	assert_true(strstr(jstr(r.json, "items.0.Raw.Data"), "Subject: Hello Bob\r\n") != NULL);
+	response_free(&r);
+}
+
 static void deletes(void **state)
 {
 	struct response r;
 	char target[160];
+	long long before;
 
 	(void)state;
+	get_ok("/api/v2/messages", &r);
+	before = jint(r.json, "total");
+	response_free(&r);
 	snprintf(target, sizeof target, "/api/v1/messages/%s", id_latin1);
 	request("DELETE", target, NULL, &r);
 	assert_int_equal(r.status, 200);
@@ -789,7 +854,7 @@ static void deletes(void **state)
 	expect_error(&r, 404);
 	response_free(&r);
 	get_ok("/api/v2/messages", &r);
-	assert_int_equal(jint(r.json, "total"), 2);
+	assert_int_equal(jint(r.json, "total"), before - 1);
 	response_free(&r);
 	request("DELETE", "/api/v1/messages", NULL, &r);
 	assert_int_equal(r.status, 200);
@@ -935,6 +1000,7 @@ int main(void)
 		cmocka_unit_test(tenants_through_the_header),
 		cmocka_unit_test(public_listener_needs_auth),
 		cmocka_unit_test(gateway_serves_https),
+		cmocka_unit_test(v1_release),
 		cmocka_unit_test(deletes),
 		cmocka_unit_test(stops_with_a_kept_alive_connection),
 	};
