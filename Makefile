@@ -30,6 +30,8 @@ CC       ?= cc
 # System libraries linked into pat (pkg-config names). TEST_PKGS are added for test programs.
 PKGS      = inih dqlite jansson sqlite3 msgpack libzstd libcrypto libssl libuv gmime-3.0 libh2o libcurl
 TEST_PKGS = cmocka
+# Libraries without a pkg-config file: wslay (libwslay-dev), which h2o's WebSocket API exposes.
+NOPC_LIBS = -lwslay
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-zero-length
 CFLAGS   ?= -O2 -g
@@ -89,11 +91,11 @@ $(BUILD)/libpat.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/pat: $(BUILD)/obj/cli/main.o $(BUILD)/libpat.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libpat.a $(PKG_LIBS) -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libpat.a $(PKG_LIBS) $(NOPC_LIBS) -lpthread -lm
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TLIB_OBJS) $(BUILD)/libpat.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TLIB_OBJS) $(BUILD)/libpat.a $(PKG_LIBS) $(TEST_LIBS) -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TLIB_OBJS) $(BUILD)/libpat.a $(PKG_LIBS) $(NOPC_LIBS) $(TEST_LIBS) -lpthread -lm
 
 check-layers:
 	@tests/check-layers.sh

@@ -78,6 +78,12 @@ static void on_signal(uv_signal_t *h, int signum)
 	writer_stop(&f->writer);
 }
 
+/* ingest's stored hook: new messages go to the HTTP server's live event streams. */
+static void publish_stored(void *data, const char *tenant, const char *id)
+{
+	http_server_publish(data, tenant, id);
+}
+
 /* A whole file (mem_free it), or NULL when it cannot be read in full. */
 static char *read_text_file(const char *path, size_t *len)
 {
@@ -184,7 +190,8 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 			return CLI_EXIT_FAILURE;
 		}
 	}
-	in = (struct ingest){ &f->writer, s->smtp.tenant, &f->domains, hostname, region, hostname };
+	in = (struct ingest){ .writer = &f->writer, .tenant = s->smtp.tenant, .domains = &f->domains, .hostname = hostname,
+			      .region = region, .gateway = hostname };
 	api = (struct api_context){ hostname, 30000 };
 	{
 		struct http_options o = {
@@ -193,7 +200,7 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 			.max_body_size = (size_t)s->http.max_body_size, .max_header_size = (size_t)s->http.max_header_size,
 			.request_timeout_ms = (uint64_t)s->http.request_timeout, .workers = (unsigned)s->http.workers,
 			.seeds = seeds, .db = NODE_DB, .store_timeout_ms = (int)s->store.commit_timeout,
-			.routes = api_routes, .n_routes = api_n_routes, .app = &api,
+			.routes = api_routes, .n_routes = api_n_routes, .app = &api, .render_event = api_render_event,
 		};
 
 		if (http_server_start(&f->http, loop, &o, &err) != PAT_OK) {
@@ -203,6 +210,8 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 			http_server_free(&f->http);
 			return CLI_EXIT_FAILURE;
 		}
+		in.stored = publish_stored;
+		in.stored_data = &f->http;
 	}
 	{
 		struct smtp_options o = {

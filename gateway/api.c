@@ -424,19 +424,49 @@ static void get_v1_messages(struct http_call *c, struct dq_leader *l)
 				 "MailHog clients list with GET /api/v2/messages");
 }
 
+int api_render_event(void *app, struct dq_leader *l, const char *tenant, const char *id, struct buf *out)
+{
+	struct store_row row;
+	struct pat_err err;
+	size_t len = 0;
+	char *raw, *text = NULL;
+	int rv;
+
+	(void)app;
+	if ((rv = store_get(l, tenant, id, &row, &err)) != PAT_OK) {
+		if (rv != PAT_ENOTFOUND) /* deleted already: nothing to tell */
+			log_warn("new message not read for live events", "tenant=%s id=%s error=%s", tenant, id, err.msg);
+		return rv;
+	}
+	if ((raw = raw_of(NULL, &row, &len)) != NULL) {
+		json_t *j = mailhog_message(&row.m, raw, len);
+
+		text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+	}
+	rv = text != NULL ? buf_append_str(out, text) : PAT_ENOMEM;
+	free(text);
+	mem_free(raw);
+	store_row_free(&row);
+	return rv;
+}
+
 /* The route table. */
 const struct http_route api_routes[] = {
-	{ "GET", "/healthz", get_healthz, false, true, NULL },
-	{ "GET", "/readyz", get_readyz, true, true, NULL },
-	{ "GET", "/api/v2/messages", get_v2_messages, true, false, "start,limit" },
-	{ "GET", "/api/v2/search", get_v2_search, true, false, "kind,query,start,limit" },
-	{ "GET", "/api/v1/messages", get_v1_messages, false, false, "start,limit,before" },
-	{ "DELETE", "/api/v1/messages", delete_v1_messages, true, false, NULL },
-	{ "GET", "/api/v1/messages/{id}", get_v1_message, true, false, NULL },
-	{ "DELETE", "/api/v1/messages/{id}", delete_v1_message, true, false, NULL },
-	{ "GET", "/api/v1/messages/{id}/download", get_v1_download, true, false, NULL },
-	{ "POST", "/api/v1/messages/{id}/release", post_v1_release, true, false, NULL },
-	{ "GET", "/api/v1/messages/{id}/mime/part/{n}/download", get_v1_part, true, false, NULL },
+	/* method, pattern, handler, store, open, query, events */
+	{ "GET", "/healthz", get_healthz, false, true, NULL, HTTP_EVENTS_NONE },
+	{ "GET", "/readyz", get_readyz, true, true, NULL, HTTP_EVENTS_NONE },
+	{ "GET", "/api/v2/messages", get_v2_messages, true, false, "start,limit", HTTP_EVENTS_NONE },
+	{ "GET", "/api/v2/search", get_v2_search, true, false, "kind,query,start,limit", HTTP_EVENTS_NONE },
+	{ "GET", "/api/v2/websocket", NULL, false, false, NULL, HTTP_EVENTS_WEBSOCKET },
+	{ "GET", "/api/v1/events", NULL, false, false, NULL, HTTP_EVENTS_SSE },
+	{ "GET", "/api/v1/messages", get_v1_messages, false, false, "start,limit,before", HTTP_EVENTS_NONE },
+	{ "DELETE", "/api/v1/messages", delete_v1_messages, true, false, NULL, HTTP_EVENTS_NONE },
+	{ "GET", "/api/v1/messages/{id}", get_v1_message, true, false, NULL, HTTP_EVENTS_NONE },
+	{ "DELETE", "/api/v1/messages/{id}", delete_v1_message, true, false, NULL, HTTP_EVENTS_NONE },
+	{ "GET", "/api/v1/messages/{id}/download", get_v1_download, true, false, NULL, HTTP_EVENTS_NONE },
+	{ "POST", "/api/v1/messages/{id}/release", post_v1_release, true, false, NULL, HTTP_EVENTS_NONE },
+	{ "GET", "/api/v1/messages/{id}/mime/part/{n}/download", get_v1_part, true, false, NULL, HTTP_EVENTS_NONE },
 };
 
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];

@@ -22,4 +22,8 @@ struct api_context {
 extern const struct http_route api_routes[];
 extern const size_t api_n_routes;
 
+/* http_options.render_event: a new message as MailHog's Message JSON (MailHog's
+ * /api/v1/events and /api/v2/websocket send exactly that). */
+int api_render_event(void *app, struct dq_leader *l, const char *tenant, const char *id, struct buf *out);
+
 #endif

@@ -59,6 +59,14 @@ struct http_call {
  * NULL for the others (which run on the loop thread and must not block). */
 typedef void (*http_handler_fn)(struct http_call *c, struct dq_leader *l);
 
+/* Live events: a route with events set streams every new message of the caller's tenant,
+ * rendered by http_options.render_event. */
+enum http_events {
+	HTTP_EVENTS_NONE,      /* an ordinary request */
+	HTTP_EVENTS_SSE,       /* text/event-stream: "event: data" per message, "keepalive" each minute */
+	HTTP_EVENTS_WEBSOCKET, /* a WebSocket: one text message per message */
+};
+
 /* One row of the route table. */
 struct http_route {
 	const char *method;   /* "GET", "POST", "DELETE", ... */
@@ -67,6 +75,7 @@ struct http_route {
 	bool store;           /* runs on a worker thread with a leader connection */
 	bool open;            /* served without credentials (health checks) */
 	const char *query;    /* accepted query parameters, comma-separated ("start,limit"), or NULL */
+	enum http_events events; /* a live event stream (handler unused) */
 };
 
 /* How callers prove who they are. Only "none" exists in this build; OIDC bearer tokens and API
@@ -89,15 +98,23 @@ struct http_options {
 	const struct http_route *routes;
 	size_t n_routes;
 	void *app;                     /* handed to handlers in http_call.app */
+	/* Renders a stored message for live events into out (on a worker thread); an error skips
+	 * the message. NULL: no live events. */
+	int (*render_event)(void *app, struct dq_leader *l, const char *tenant, const char *id, struct buf *out);
+	uint64_t keepalive_ms;         /* SSE keepalive events (0: every minute) */
 };
 
 struct http_job;
 struct http_worker;
+struct http_notice;
+struct http_subscriber;
 
 struct http_stats {
 	uint64_t requests;  /* requests routed */
 	uint64_t errors;    /* answered 4xx or 5xx */
 	unsigned open;      /* connections open now */
+	unsigned streams;   /* live event streams open now */
+	uint64_t events;    /* messages sent to streams */
 };
 
 struct http_server {
@@ -112,6 +129,10 @@ struct http_server {
 	pthread_cond_t work;           /* a job was queued, or stopping */
 	struct http_job *queue, *queue_tail; /* waiting for a worker */
 	struct http_job *done;         /* answered, waiting for the loop */
+	struct http_notice *notices;   /* messages stored, waiting for the loop */
+	bool notices_closed;           /* publishing has stopped (guarded by mu) */
+	struct http_subscriber *subscribers; /* live event streams (loop thread) */
+	uv_timer_t events_timer;       /* keepalives; at shutdown, closes the last streams */
 	struct http_worker *workers;
 	unsigned n_workers;
 	unsigned in_flight;            /* jobs not yet answered on the loop (loop thread) */
@@ -133,6 +154,9 @@ int http_server_start(struct http_server *s, uv_loop_t *loop, const struct http_
 void http_server_close(struct http_server *s);
 /* After the loop has ended: stop the workers and free everything. */
 void http_server_free(struct http_server *s);
+
+/* A message was stored (any thread): the live event streams of its tenant get it. */
+void http_server_publish(struct http_server *s, const char *tenant, const char *id);
 
 /* Replies, for handlers (each replaces any earlier reply). */
 /* body (owned: the reference is stolen) serialised as the response; NULL body: 500. */

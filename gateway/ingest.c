@@ -51,6 +51,8 @@ static void written(struct writer_item *item, int status)
 	char id[ULID_SIZE];
 
 	memcpy(id, item->m.id, sizeof id);
+	if (status == PAT_OK && j->in->stored != NULL)
+		j->in->stored(j->in->stored_data, item->m.tenant, id);
 	smtp_delivery_done(j->server, j->delivery, status, id, status == PAT_OK ? "" : err_name(status));
 	job_free(j);
 }

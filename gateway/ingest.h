@@ -15,6 +15,10 @@ struct ingest {
 	const char *hostname;   /* for the Received header */
 	const char *region;     /* recorded on each message */
 	const char *gateway;    /* this gateway's name */
+	/* Told of each message once it is committed (on the writer thread; must not block), or
+	 * NULL: live events. */
+	void (*stored)(void *data, const char *tenant, const char *id);
+	void *stored_data;
 };
 
 /* Initialise GMime (once per process). */

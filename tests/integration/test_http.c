@@ -835,6 +835,164 @@ static void v1_release(void **state)
 	response_free(&r);
 }
 
+/* ---- live events ---- */
+
+/* Read until needle appears in c's buffer (after offset from); its position. */
+static char *wait_for(struct http_conn *c, size_t from, const char *needle)
+{
+	char *p;
+
+	while ((p = memmem(c->buf + from, c->len - from, needle, strlen(needle))) == NULL)
+		if (raw_recv(c) <= 0)
+			fail_msg("the stream ended before \"%s\"; it sent:\n%.*s", needle, (int)c->len, c->buf);
+	return p;
+}
+
+static void sse_open(struct http_conn *c, const char *tenant)
+{
+	char extra[128] = "";
+
+	if (tenant != NULL)
+		snprintf(extra, sizeof extra, "X-Pat-Tenant: %s\r\n", tenant);
+	http_open(c);
+	{
+		char head[512];
+		int n = snprintf(head, sizeof head, "GET /api/v1/events HTTP/1.1\r\nHost: pat.test\r\n%s\r\n", extra);
+
+		raw_send(c, head, (size_t)n);
+	}
+	wait_for(c, 0, "events named data");
+	assert_non_null(strstr(c->buf, "HTTP/1.1 200"));
+	assert_non_null(strcasestr(c->buf, "content-type: text/event-stream"));
+}
+
+/* The next "data" event's JSON. */
+static json_t *sse_next(struct http_conn *c, size_t *from)
+{
+	char *start = wait_for(c, *from, "event: data\ndata: ") + strlen("event: data\ndata: "), *end;
+	json_t *j;
+
+	end = wait_for(c, (size_t)(start - c->buf), "\n\n");
+	j = json_loadb(start, (size_t)(end - start), 0, NULL);
+	assert_non_null(j);
+	*from = (size_t)(end - c->buf) + 2;
+	return j;
+}
+
+static void ws_open(struct http_conn *c)
+{
+	http_open(c);
+	RAW(c, "GET /api/v2/websocket HTTP/1.1\r\nHost: pat.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+	wait_for(c, 0, "\r\n\r\n");
+	assert_non_null(strstr(c->buf, "HTTP/1.1 101"));
+	assert_non_null(strcasestr(c->buf, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")); /* RFC 6455's example accept key */
+	{
+		size_t hlen = (size_t)((char *)memmem(c->buf, c->len, "\r\n\r\n", 4) - c->buf) + 4;
+
+		memmove(c->buf, c->buf + hlen, c->len - hlen);
+		c->len -= hlen;
+	}
+}
+
+/* The next WebSocket text message (the server's frames are not masked); NULL on a close frame. */
+static json_t *ws_next(struct http_conn *c)
+{
+	for (;;) {
+		size_t hdr = 2, len;
+		unsigned op;
+
+		while (c->len < 2)
+			if (raw_recv(c) <= 0)
+				return NULL;
+		op = (unsigned char)c->buf[0] & 0x0f;
+		len = (unsigned char)c->buf[1] & 0x7f;
+		if (len == 126)
+			hdr = 4;
+		else if (len == 127)
+			hdr = 10;
+		while (c->len < hdr)
+			if (raw_recv(c) <= 0)
+				return NULL;
+		if (len == 126)
+			len = ((size_t)(unsigned char)c->buf[2] << 8) | (unsigned char)c->buf[3];
+		else if (len == 127) {
+			len = 0;
+			for (int i = 2; i < 10; i++)
+				len = (len << 8) | (unsigned char)c->buf[i];
+		}
+		while (c->len < hdr + len)
+			if (raw_recv(c) <= 0)
+				return NULL;
+		if (op == 0x8)
+			return NULL;
+		if (op == 0x1) {
+			json_t *j = json_loadb(c->buf + hdr, len, 0, NULL);
+
+			memmove(c->buf, c->buf + hdr + len, c->len - hdr - len);
+			c->len -= hdr + len;
+			assert_non_null(j);
+			return j;
+		}
+		memmove(c->buf, c->buf + hdr + len, c->len - hdr - len); /* ping or pong */
+		c->len -= hdr + len;
+	}
+}
+
+static void live_events(void **state)
+{
+	static const char *const to[] = { "watcher@example.com", NULL };
+	struct http_conn *sse = malloc(sizeof *sse), *ws = malloc(sizeof *ws), *other = malloc(sizeof *other);
+	char id1[64], id2[64];
+	size_t from = 0;
+	struct response r;
+	json_t *j;
+
+	(void)state;
+	sse_open(sse, NULL);
+	sse_open(other, "other-team");
+	ws_open(ws);
+	send_mail("live@example.com", to, "Subject: live one\r\n\r\nfirst\r\n", id1);
+	send_mail("live@example.com", to, "Subject: live two\r\n\r\nsecond\r\n", id2);
+	j = sse_next(sse, &from);
+	assert_string_equal(jstr(j, "ID"), id1);
+	assert_string_equal(jstr(j, "Content.Headers.Subject.0"), "live one");
+	assert_string_equal(jstr(j, "Raw.From"), "live@example.com");
+	json_decref(j);
+	j = sse_next(sse, &from);
+	assert_string_equal(jstr(j, "ID"), id2);
+	json_decref(j);
+	j = ws_next(ws);
+	assert_non_null(j);
+	assert_string_equal(jstr(j, "ID"), id1);
+	assert_string_equal(jstr(j, "To.0.Mailbox"), "watcher");
+	json_decref(j);
+	j = ws_next(ws);
+	assert_non_null(j);
+	assert_string_equal(jstr(j, "ID"), id2);
+	json_decref(j);
+	/* Another tenant's stream was sent the same moment, and got nothing. */
+	{
+		ssize_t n = recv(other->fd, other->buf + other->len, sizeof other->buf - other->len, MSG_DONTWAIT);
+
+		if (n > 0)
+			other->len += (size_t)n;
+		assert_null(memmem(other->buf, other->len, "event: data", 11));
+	}
+	http_close(sse);
+	http_close(ws);
+	http_close(other);
+	free(sse);
+	free(ws);
+	free(other);
+	/* Not a WebSocket handshake; not a stream with a query. */
+	get_error("/api/v2/websocket", 400);
+	get_error("/api/v1/events?since=1", 400);
+	request("POST", "/api/v1/events", NULL, &r);
+	expect_error(&r, 405);
+	response_free(&r);
+}
+
 static void deletes(void **state)
 {
 	struct response r;
@@ -968,16 +1126,29 @@ static void stops_with_a_kept_alive_connection(void **state)
 	struct response r;
 	char *log;
 
+	struct http_conn *sse = malloc(sizeof *sse), *ws = malloc(sizeof *ws);
+
 	(void)state;
 	http_open(c);
 	exchange(c, "GET", "/healthz", NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
 	response_free(&r);
+	sse_open(sse, NULL);
+	ws_open(ws);
 	assert_int_equal(tu_stop(pid, SIGTERM), 0);
 	pid = 0;
 	assert_true(recv(c->fd, c->buf, sizeof c->buf, 0) <= 0); /* closed by the server */
 	http_close(c);
 	free(c);
+	/* Streams end: the SSE response with its last chunk, the WebSocket with the connection. */
+	while (raw_recv(sse) > 0)
+		;
+	assert_non_null(memmem(sse->buf, sse->len, "0\r\n\r\n", 5));
+	assert_null(ws_next(ws));
+	http_close(sse);
+	http_close(ws);
+	free(sse);
+	free(ws);
 	log = tu_read_file(log_path, NULL);
 	assert_contains(log, "pat serve stopped");
 	assert_contains(log, "http_port=");
@@ -1001,6 +1172,7 @@ int main(void)
 		cmocka_unit_test(public_listener_needs_auth),
 		cmocka_unit_test(gateway_serves_https),
 		cmocka_unit_test(v1_release),
+		cmocka_unit_test(live_events),
 		cmocka_unit_test(deletes),
 		cmocka_unit_test(stops_with_a_kept_alive_connection),
 	};
