@@ -32,6 +32,7 @@ libzstd-dev
 libinih-dev
 libh2o-dev
 libwslay-dev
+npm
 "
 # Optional groups, installed only when asked for with --with GROUP.
 PACKAGES_BENCH="
@@ -44,10 +45,20 @@ PACKAGES="$PACKAGES ${PAT_EXTRA_PACKAGES:-}"
 
 me=install-deps.sh
 
+# Names that installed packages provide, such as npm from NodeSource's nodejs (which conflicts
+# with Debian's npm): such a name counts as present.
+provided_names() {
+	dpkg-query -W -f='${db:Status-Status} ${Provides}\n' 2>/dev/null | sed -n 's/^installed //p' | tr ',' '\n' |
+		sed 's/([^)]*)//g; s/^ *//; s/ *$//' | grep -v '^$' || true
+}
+
 missing_packages() {
+	provided=$(provided_names)
 	for p in $PACKAGES; do
 		s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-		[ "$s" = installed ] || printf '%s\n' "$p"
+		[ "$s" = installed ] && continue
+		printf '%s\n' "$provided" | grep -qxF "$p" && continue
+		printf '%s\n' "$p"
 	done
 }
 

@@ -2,8 +2,9 @@
  * then every MailHog endpoint read the way MailHog's clients read it, and bad input of every
  * kind (unknown ids and routes, wrong methods, bad paging, oversized bodies and headers,
  * malformed paths) answered with the right status and a JSON error. Also: tenants through
- * X-Pat-Tenant, the refusal of an unauthenticated public listener, HTTPS on `pat gateway`, and
- * a clean stop with a kept-alive connection open. */
+ * X-Pat-Tenant, the refusal of an unauthenticated public listener, HTTPS on `pat gateway`,
+ * MailHog's release and live events, the real npm `mailhog` client, and a clean stop with a
+ * kept-alive connection and event streams open. */
 #include "tests/lib/testutil.h"
 
 #include <arpa/inet.h>
@@ -1119,6 +1120,45 @@ static void gateway_serves_https(void **state)
 	}
 }
 
+/* The npm `mailhog` client, installed from tests/e2e's lockfile with `npm ci`, runs its
+ * checks (tests/e2e/mailhog.test.js) against this server. */
+static void the_npm_mailhog_client(void **state)
+{
+	static const char *const files[] = { "package.json", "package-lock.json", "mailhog.test.js" };
+	char e2e[4200], script[4300], http_env[64], smtp_env[64];
+	const char *ci[] = { "npm", "ci", "--prefix", e2e, "--no-audit", "--no-fund", "--loglevel=error", NULL };
+	const char *node[] = { "node", script, NULL };
+	const char *env[] = { http_env, smtp_env, NULL };
+	struct tu_proc p;
+
+	(void)state;
+	snprintf(e2e, sizeof e2e, "%s/e2e", dir);
+	mkdir(e2e, 0755);
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char src[4300], *text, *copy;
+
+		snprintf(src, sizeof src, "%s/tests/e2e/%s", tu_source_dir(), files[i]);
+		text = tu_read_file(src, NULL);
+		if (text == NULL)
+			fail_msg("cannot read %s", src);
+		copy = tu_write_file(e2e, files[i], text);
+		free(text);
+		free(copy);
+	}
+	tu_run(&p, ci, NULL, NULL);
+	if (p.status != 0)
+		fail_msg("npm ci failed (status %d):\n%s%s", p.status, p.out, p.err);
+	tu_proc_free(&p);
+	snprintf(script, sizeof script, "%s/mailhog.test.js", e2e);
+	snprintf(http_env, sizeof http_env, "PAT_HTTP_PORT=%d", http_port);
+	snprintf(smtp_env, sizeof smtp_env, "PAT_SMTP_PORT=%d", smtp_port);
+	tu_run(&p, node, env, NULL);
+	if (p.status != 0)
+		fail_msg("the mailhog client's checks failed (status %d):\n%s%s", p.status, p.out, p.err);
+	assert_contains(p.out, "all checks passed");
+	tu_proc_free(&p);
+}
+
 /* The server stops on SIGTERM although a client keeps a connection open. */
 static void stops_with_a_kept_alive_connection(void **state)
 {
@@ -1174,6 +1214,7 @@ int main(void)
 		cmocka_unit_test(v1_release),
 		cmocka_unit_test(live_events),
 		cmocka_unit_test(deletes),
+		cmocka_unit_test(the_npm_mailhog_client),
 		cmocka_unit_test(stops_with_a_kept_alive_connection),
 	};
 
