@@ -75,7 +75,9 @@ struct job_link {
 	struct http_job *job; /* NULL once the job is answered */
 };
 
-#define JOB_MAX_OWNED (8 + 2 * HTTP_MAX_QUERY + HTTP_MAX_PARAMS)
+/* method, path, tenant, body, each segment, each query name and value (one pair more than
+ * accepted: the one found to be too many) */
+#define JOB_MAX_OWNED (8 + MAX_SEGMENTS + 2 * (HTTP_MAX_QUERY + 1))
 
 struct http_job {
 	struct http_call call;
@@ -833,10 +835,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	j->link = h2o_mem_alloc_shared(&req->pool, sizeof *j->link, on_request_gone);
 	j->link->job = j;
 	s->stats.requests++;
-	if (prepare(s, req, j) && j->route->events != HTTP_EVENTS_NONE) {
+	if (prepare(s, req, j) && j->route->events != HTTP_EVENTS_NONE && !s->closing) {
 		start_stream(s, req, j);
 		return 0;
 	}
+	if (j->call.res.status == 0 && s->closing)
+		http_reply_error(&j->call, 503, "the server is stopping");
 	if (j->call.res.status != 0 || !j->route->store) {
 		if (j->call.res.status == 0)
 			j->route->handler(&j->call, NULL);

@@ -52,9 +52,9 @@ static const char *line_end(const char *p, const char *end)
 }
 
 /* The next field: its name and its value (folded lines joined as MailHog joins them: the
- * line break dropped, the leading white space kept). false at the end; a line that is neither
- * a field nor a continuation is skipped. */
-static bool next_header(struct header_iter *it, const char **name, size_t *name_len, struct buf *value)
+ * line break dropped, the leading white space kept). 1 for a field, 0 at the end, -1 when
+ * memory ran out. A line that is neither a field nor a continuation is skipped. */
+static int next_header(struct header_iter *it, const char **name, size_t *name_len, struct buf *value)
 {
 	while (it->p < it->end) {
 		const char *line = it->p, *e = line_end(line, it->end), *colon;
@@ -72,60 +72,63 @@ static bool next_header(struct header_iter *it, const char **name, size_t *name_
 			colon++;
 		buf_reset(value);
 		if (buf_append(value, colon, (size_t)(e - colon)) != PAT_OK)
-			return false;
+			return -1;
 		while (it->p < it->end && (*it->p == ' ' || *it->p == '\t')) {
 			const char *ce = line_end(it->p, it->end);
 
 			if (buf_append(value, it->p, (size_t)(ce - it->p)) != PAT_OK)
-				return false;
+				return -1;
 			it->p = ce < it->end ? ce + 2 : it->end;
 		}
-		if (value->data == NULL && buf_append(value, "", 0) != PAT_OK)
-			return false;
-		return true;
+		if (value->data == NULL && buf_reserve(value, 1) != PAT_OK)
+			return -1;
+		return 1;
 	}
-	return false;
+	return 0;
 }
 
-/* The first value of a header (case-insensitive name), mem_alloc'ed; NULL when absent. */
-static char *header_value(const struct content *c, const char *wanted)
+/* The first value of a header (case-insensitive name) in *out (mem_free it; NULL when
+ * absent). false when memory ran out. */
+static bool header_value(const struct content *c, const char *wanted, char **out)
 {
 	struct header_iter it = { c->head, c->head != NULL ? c->head + c->head_len : NULL };
 	struct buf value = BUF_INIT;
 	const char *name;
 	size_t len, wanted_len = strlen(wanted);
+	int rv;
 
+	*out = NULL;
 	if (c->head == NULL)
-		return NULL;
-	while (next_header(&it, &name, &len, &value)) {
+		return true;
+	while ((rv = next_header(&it, &name, &len, &value)) > 0) {
 		if (len == wanted_len && strncasecmp(name, wanted, len) == 0) {
-			char *v = buf_detach(&value);
-
-			return v;
+			*out = buf_detach(&value);
+			return *out != NULL;
 		}
 	}
 	buf_free(&value);
-	return NULL;
+	return rv == 0;
 }
 
-/* The boundary of a multipart Content-Type value (mem_alloc'ed), or NULL when it is not a
- * multipart type or has no boundary. */
-static char *multipart_boundary(const char *ct)
+/* The boundary of a multipart Content-Type value in *out (mem_alloc'ed), or NULL when it is
+ * not a multipart type or has no boundary. false when memory ran out. */
+static bool multipart_boundary(const char *ct, char **out)
 {
 	const char *p, *start;
 	size_t n;
 
+	*out = NULL;
 	if (ct == NULL)
-		return NULL;
+		return true;
 	while (*ct == ' ' || *ct == '\t')
 		ct++;
 	if (!str_has_prefix_nocase(ct, "multipart/"))
-		return NULL;
+		return true;
 	for (p = ct; (p = strcasestr(p, "boundary=")) != NULL; p++)
 		if (p == ct || p[-1] == ';' || p[-1] == ' ' || p[-1] == '\t')
 			break;
 	if (p == NULL)
-		return NULL;
+		return true;
 	p += strlen("boundary=");
 	if (*p == '"') {
 		start = ++p;
@@ -137,23 +140,30 @@ static char *multipart_boundary(const char *ct)
 			p++;
 	}
 	n = (size_t)(p - start);
-	return n > 0 && n <= 200 ? mem_strndup(start, n) : NULL;
+	if (n == 0 || n > 200)
+		return true;
+	*out = mem_strndup(start, n);
+	return *out != NULL;
 }
 
 /* Calls visit for each top-level part of a multipart content that has headers, in order, with
- * its text (CR and LF trimmed at both ends). Returns the parts visited, or -1 when visit
- * returns false (stop). */
+ * its text (CR and LF trimmed at both ends). Returns the parts visited, -1 when visit returns
+ * false (stop), -2 when memory ran out. */
 typedef bool (*part_visit)(const char *s, size_t n, void *data);
 
 static int each_part(const struct content *c, part_visit visit, void *data)
 {
-	char *ct = header_value(c, "Content-Type");
-	char *boundary = multipart_boundary(ct);
-	char delim[204];
+	char *ct, *boundary, delim[204];
 	size_t dlen;
 	const char *p = c->body, *end = c->body + c->body_len;
 	int count = 0;
 
+	if (!header_value(c, "Content-Type", &ct))
+		return -2;
+	if (!multipart_boundary(ct, &boundary)) {
+		mem_free(ct);
+		return -2;
+	}
 	mem_free(ct);
 	if (boundary == NULL)
 		return 0;
@@ -175,10 +185,12 @@ static int each_part(const struct content *c, part_visit visit, void *data)
 				struct buf v = BUF_INIT;
 				const char *name;
 				size_t nl;
-				bool has = next_header(&it, &name, &nl, &v);
+				int has = next_header(&it, &name, &nl, &v);
 
 				buf_free(&v);
-				if (has) {
+				if (has < 0)
+					return -2;
+				if (has > 0) {
 					if (!visit(s, (size_t)(e - s), data))
 						return -1;
 					count++;
@@ -201,12 +213,13 @@ static json_t *headers_json(const struct content *c)
 	json_t *obj = json_object();
 	const char *name;
 	size_t len;
+	int rv;
 
 	if (obj == NULL || c->head == NULL) {
 		buf_free(&value);
 		return obj;
 	}
-	while (next_header(&it, &name, &len, &value)) {
+	while ((rv = next_header(&it, &name, &len, &value)) > 0) {
 		json_t *key = http_json_text(name, len), *list;
 		const char *k = key != NULL ? json_string_value(key) : NULL;
 
@@ -226,6 +239,8 @@ static json_t *headers_json(const struct content *c)
 		if (json_array_append_new(list, http_json_text(value.data, value.len)) != 0)
 			goto nomem;
 	}
+	if (rv < 0)
+		goto nomem;
 	buf_free(&value);
 	return obj;
 nomem:
@@ -251,10 +266,15 @@ static bool add_part(const char *s, size_t n, void *data)
 /* {"Parts": [...]} of a multipart content, or JSON null when it is not multipart. */
 static json_t *mime_json(const struct content *c, int depth)
 {
-	char *ct = header_value(c, "Content-Type");
-	char *boundary = multipart_boundary(ct);
 	struct parts_builder b = { NULL, depth + 1 };
+	char *ct, *boundary;
 
+	if (!header_value(c, "Content-Type", &ct))
+		return NULL;
+	if (!multipart_boundary(ct, &boundary)) {
+		mem_free(ct);
+		return NULL;
+	}
 	mem_free(ct);
 	if (boundary == NULL || depth >= MAX_DEPTH) {
 		mem_free(boundary);
@@ -411,16 +431,19 @@ int mailhog_part(const char *raw, size_t len, unsigned n, struct mailhog_part *o
 	struct part_finder f = { n, 0, NULL, 0 };
 	struct content c, part;
 	char *cte;
+	int rv;
 
 	memset(out, 0, sizeof *out);
 	split_content(raw, len, &c);
-	if (each_part(&c, find_part, &f) >= 0 || f.s == NULL)
+	rv = each_part(&c, find_part, &f);
+	if (rv == -2)
+		return err_set(err, PAT_ENOMEM, "out of memory");
+	if (rv >= 0 || f.s == NULL)
 		return err_set(err, PAT_ENOTFOUND, "the message has no MIME part %u", n);
 	split_content(f.s, f.n, &part);
-	out->content_type = header_value(&part, "Content-Type");
-	cte = header_value(&part, "Content-Transfer-Encoding");
-	out->data = mem_alloc(part.body_len + 1);
-	if (out->data == NULL) {
+	cte = NULL;
+	if (!header_value(&part, "Content-Type", &out->content_type) ||
+	    !header_value(&part, "Content-Transfer-Encoding", &cte) || (out->data = mem_alloc(part.body_len + 1)) == NULL) {
 		mem_free(cte);
 		mailhog_part_free(out);
 		return err_set(err, PAT_ENOMEM, "out of memory");
