@@ -17,12 +17,11 @@
  * running forever; they are unreferenced once created, so the loop lives exactly as long as the
  * listener, the connections and `wakeup` do. Closing stops the listener, asks h2o to stop
  * keeping connections alive, expires the idle ones at once, and closes `wakeup` when the last
- * job is answered. The h2o context is disposed of after the loop has ended. */
-#define H2O_USE_LIBUV 1
-#include "gateway/http.h"
+ * job is answered. The h2o context is disposed of after the loop has ended.
+ *
+ * Live event streams are in http_events.c. */
+#include "gateway/http_private.h"
 
-#include <h2o.h>
-#include <h2o/websocket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,16 +32,7 @@
 #include "lib/mem.h"
 #include "lib/str.h"
 
-#define MAX_SEGMENTS 16
 #define MAX_PATH 4096
-#define STREAM_MAX_PENDING (8u << 20) /* bytes a slow event stream may fall behind */
-
-struct h2o_state {
-	h2o_globalconf_t config;
-	h2o_context_t ctx;
-	h2o_accept_ctx_t accept;
-	bool ctx_ready;
-};
 
 /* The h2o handler on "/": every request comes here. */
 struct route_handler {
@@ -68,52 +58,6 @@ struct http_worker {
 	struct dq_leader leader; /* this worker's connection, kept across requests */
 	bool leader_ready;
 	bool started;
-};
-
-/* The link from a request's memory pool to its job: disposed with the request. */
-struct job_link {
-	struct http_job *job; /* NULL once the job is answered */
-};
-
-/* method, path, tenant, body, each segment, each query name and value (one pair more than
- * accepted: the one found to be too many) */
-#define JOB_MAX_OWNED (8 + MAX_SEGMENTS + 2 * (HTTP_MAX_QUERY + 1))
-
-struct http_job {
-	struct http_call call;
-	const struct http_route *route;
-	struct http_server *server;
-	h2o_req_t *req;               /* NULL once h2o has disposed of the request (loop thread) */
-	struct job_link *link;
-	char *owned[JOB_MAX_OWNED];   /* strings call.req points to */
-	size_t n_owned;
-	struct http_job *next;        /* queue links */
-	/* A live event to render instead of a request: */
-	bool is_event;
-	char *event_tenant, *event_id;
-	struct buf event;             /* the rendered message */
-};
-
-/* A message stored, announced from another thread. */
-struct http_notice {
-	char *tenant, *id;
-	struct http_notice *next;
-};
-
-/* A live event stream. An SSE stream lives in its request's memory pool (h2o frees it with the
- * request); a WebSocket one is ours. */
-struct http_subscriber {
-	h2o_generator_t generator;    /* SSE: h2o asks for more, or stops */
-	struct http_server *server;
-	enum http_events kind;
-	char tenant[64];
-	h2o_req_t *req;               /* SSE */
-	h2o_websocket_conn_t *ws;     /* WebSocket */
-	struct buf pending, inflight; /* SSE: bytes waiting, and bytes h2o is sending */
-	bool sending;                 /* SSE: h2o has inflight */
-	bool closing;                 /* ending: the final chunk goes after what is pending */
-	bool gone;                    /* SSE: h2o stopped the response; send nothing more */
-	struct http_subscriber *next;
 };
 
 static struct h2o_state *state(struct http_server *s)
@@ -292,7 +236,7 @@ static char *job_own(struct http_job *j, char *s)
 	return s;
 }
 
-static void job_free(struct http_job *j)
+void http__job_free(struct http_job *j)
 {
 	for (size_t i = 0; i < j->n_owned; i++)
 		mem_free(j->owned[i]);
@@ -302,8 +246,6 @@ static void job_free(struct http_job *j)
 	buf_free(&j->event);
 	mem_free(j);
 }
-
-static void broadcast(struct http_server *s, const char *tenant, const struct buf *event);
 
 static void on_request_gone(void *p)
 {
@@ -329,8 +271,7 @@ static void log_error_response(struct http_server *s, const char *method, const 
 		log_info("http request refused", "method=%s path=%s status=%d error=%s", method, path, status, msg);
 }
 
-/* Send the job's response (loop thread) and free the job. */
-static void job_finish(struct http_job *j)
+void http__job_finish(struct http_job *j)
 {
 	struct http_server *s = j->server;
 	struct http_response *r = &j->call.res;
@@ -338,8 +279,8 @@ static void job_finish(struct http_job *j)
 
 	if (j->is_event) {
 		if (j->event.len > 0)
-			broadcast(s, j->event_tenant, &j->event);
-		job_free(j);
+			http__broadcast(s, j->event_tenant, &j->event);
+		http__job_free(j);
 		return;
 	}
 	if (j->link != NULL)
@@ -371,7 +312,7 @@ static void job_finish(struct http_job *j)
 		req->res.content_length = r->body.len;
 		h2o_send_inline(req, r->body.data != NULL ? r->body.data : "", r->body.len);
 	}
-	job_free(j);
+	http__job_free(j);
 }
 
 static void release_if_idle(struct http_server *s)
@@ -383,7 +324,7 @@ static void release_if_idle(struct http_server *s)
 	}
 }
 
-static void queue_job(struct http_server *s, struct http_job *j)
+void http__queue_job(struct http_server *s, struct http_job *j)
 {
 	s->in_flight++;
 	pthread_mutex_lock(&s->mu);
@@ -393,68 +334,6 @@ static void queue_job(struct http_server *s, struct http_job *j)
 		s->queue = j;
 	s->queue_tail = j;
 	pthread_cond_signal(&s->work);
-	pthread_mutex_unlock(&s->mu);
-}
-
-static bool has_subscriber(struct http_server *s, const char *tenant)
-{
-	for (struct http_subscriber *sub = s->subscribers; sub != NULL; sub = sub->next)
-		if (!sub->closing && strcmp(sub->tenant, tenant) == 0)
-			return true;
-	return false;
-}
-
-/* Stored messages announced: render those someone is waiting for (on a worker). */
-static void take_notices(struct http_server *s)
-{
-	struct http_notice *n, *next;
-
-	pthread_mutex_lock(&s->mu);
-	n = s->notices;
-	s->notices = NULL;
-	pthread_mutex_unlock(&s->mu);
-	for (; n != NULL; n = next) {
-		next = n->next;
-		if (!s->closing && s->o.render_event != NULL && has_subscriber(s, n->tenant)) {
-			struct http_job *j = mem_calloc(1, sizeof *j);
-
-			if (j != NULL) {
-				j->server = s;
-				j->is_event = true;
-				j->event_tenant = n->tenant;
-				j->event_id = n->id;
-				n->tenant = n->id = NULL;
-				queue_job(s, j);
-			}
-		}
-		mem_free(n->tenant);
-		mem_free(n->id);
-		mem_free(n);
-	}
-}
-
-void http_server_publish(struct http_server *s, const char *tenant, const char *id)
-{
-	struct http_notice *n = mem_calloc(1, sizeof *n);
-
-	if (n == NULL || (n->tenant = mem_strdup(tenant)) == NULL || (n->id = mem_strdup(id)) == NULL) {
-		if (n != NULL) {
-			mem_free(n->tenant);
-			mem_free(n);
-		}
-		return; /* the event is lost; the message is stored all the same */
-	}
-	pthread_mutex_lock(&s->mu);
-	if (!s->started || s->notices_closed) {
-		pthread_mutex_unlock(&s->mu);
-		mem_free(n->tenant);
-		mem_free(n->id);
-		mem_free(n);
-		return;
-	}
-	n->next = s->notices;
-	s->notices = n;
-	uv_async_send(&s->wakeup);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -471,9 +350,9 @@ static void on_wakeup(uv_async_t *h)
 	for (; done != NULL; done = next) {
 		next = done->next;
 		s->in_flight--;
-		job_finish(done);
+		http__job_finish(done);
 	}
-	take_notices(s);
+	http__take_notices(s);
 	release_if_idle(s);
 }
 
@@ -818,8 +697,6 @@ static bool prepare(struct http_server *s, h2o_req_t *req, struct http_job *j)
 	return true;
 }
 
-static void start_stream(struct http_server *s, h2o_req_t *req, struct http_job *j);
-
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct http_server *s = ((struct route_handler *)self)->server;
@@ -836,7 +713,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	j->link->job = j;
 	s->stats.requests++;
 	if (prepare(s, req, j) && j->route->events != HTTP_EVENTS_NONE && !s->closing) {
-		start_stream(s, req, j);
+		http__start_stream(s, req, j);
 		return 0;
 	}
 	if (j->call.res.status == 0 && s->closing)
@@ -844,214 +721,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	if (j->call.res.status != 0 || !j->route->store) {
 		if (j->call.res.status == 0)
 			j->route->handler(&j->call, NULL);
-		job_finish(j);
+		http__job_finish(j);
 		return 0;
 	}
-	queue_job(s, j);
+	http__queue_job(s, j);
 	return 0;
-}
-
-/* ---- live event streams ---- */
-
-static void unlink_subscriber(struct http_server *s, struct http_subscriber *sub)
-{
-	for (struct http_subscriber **pp = &s->subscribers; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == sub) {
-			*pp = sub->next;
-			s->stats.streams--;
-			return;
-		}
-}
-
-/* Hand h2o what is pending, unless it is still sending; the final chunk once closing. */
-static void sse_flush(struct http_subscriber *sub)
-{
-	h2o_iovec_t v;
-
-	if (sub->gone || sub->sending || sub->req == NULL)
-		return;
-	if (sub->pending.len > 0) {
-		sub->inflight = sub->pending;
-		buf_init(&sub->pending);
-		sub->sending = true;
-		v = h2o_iovec_init(sub->inflight.data, sub->inflight.len);
-		h2o_send(sub->req, &v, 1, H2O_SEND_STATE_IN_PROGRESS);
-	} else if (sub->closing) {
-		sub->sending = true;
-		sub->gone = true;
-		h2o_send(sub->req, NULL, 0, H2O_SEND_STATE_FINAL);
-	}
-}
-
-static void sse_proceed(h2o_generator_t *g, h2o_req_t *req)
-{
-	struct http_subscriber *sub = H2O_STRUCT_FROM_MEMBER(struct http_subscriber, generator, g);
-
-	(void)req;
-	buf_free(&sub->inflight);
-	sub->sending = false;
-	sse_flush(sub);
-}
-
-static void sse_stop(h2o_generator_t *g, h2o_req_t *req)
-{
-	struct http_subscriber *sub = H2O_STRUCT_FROM_MEMBER(struct http_subscriber, generator, g);
-
-	(void)req;
-	sub->gone = true;
-	unlink_subscriber(sub->server, sub);
-}
-
-static void sse_dispose(void *p)
-{
-	struct http_subscriber *sub = p;
-
-	unlink_subscriber(sub->server, sub);
-	buf_free(&sub->pending);
-	buf_free(&sub->inflight);
-}
-
-static void sse_append(struct http_subscriber *sub, const char *event, const char *data, size_t len)
-{
-	if (sub->gone || sub->closing)
-		return;
-	if (sub->pending.len > STREAM_MAX_PENDING) {
-		log_warn("event stream falls behind; events dropped", "tenant=%s", sub->tenant);
-		return;
-	}
-	if (buf_printf(&sub->pending, "event: %s\ndata: ", event) != PAT_OK || buf_append(&sub->pending, data, len) != PAT_OK ||
-	    buf_append(&sub->pending, "\n\n", 2) != PAT_OK)
-		return;
-	sse_flush(sub);
-}
-
-static void on_ws_message(h2o_websocket_conn_t *conn, const struct wslay_event_on_msg_recv_arg *arg)
-{
-	struct http_subscriber *sub = conn->data;
-
-	if (arg != NULL)
-		return; /* what a client says is not read */
-	unlink_subscriber(sub->server, sub);
-	h2o_websocket_close(conn);
-	mem_free(sub);
-}
-
-static void ws_send(struct http_subscriber *sub, const char *data, size_t len)
-{
-	struct wslay_event_msg msg = { WSLAY_TEXT_FRAME, (const uint8_t *)data, len };
-
-	if (sub->closing)
-		return;
-	if (wslay_event_queue_msg(sub->ws->ws_ctx, &msg) != 0)
-		return;
-	/* Until the upgrade completes, the message waits in wslay's queue; h2o sends it then. */
-	if (sub->ws->sock != NULL)
-		h2o_websocket_proceed(sub->ws); /* may close the connection, and free sub */
-}
-
-static void broadcast(struct http_server *s, const char *tenant, const struct buf *event)
-{
-	struct http_subscriber *sub, *next;
-
-	for (sub = s->subscribers; sub != NULL; sub = next) {
-		next = sub->next;
-		if (sub->closing || strcmp(sub->tenant, tenant) != 0)
-			continue;
-		s->stats.events++;
-		if (sub->kind == HTTP_EVENTS_SSE)
-			sse_append(sub, "data", event->data, event->len);
-		else
-			ws_send(sub, event->data, event->len);
-	}
-}
-
-/* End every stream: SSE streams after what is pending, WebSockets at once (or, while the
- * upgrade is still being written, at a later tick). true when none is left. */
-static bool close_streams(struct http_server *s)
-{
-	struct http_subscriber *sub, *next;
-
-	for (sub = s->subscribers; sub != NULL; sub = next) {
-		next = sub->next;
-		if (sub->kind == HTTP_EVENTS_SSE) {
-			sub->closing = true;
-			sse_flush(sub);
-		} else if (sub->ws->sock != NULL) {
-			unlink_subscriber(s, sub);
-			h2o_websocket_close(sub->ws);
-			mem_free(sub);
-		}
-	}
-	return s->subscribers == NULL;
-}
-
-static void on_events_timer(uv_timer_t *t)
-{
-	struct http_server *s = t->data;
-
-	if (s->closing) {
-		if (close_streams(s))
-			uv_close((uv_handle_t *)t, NULL);
-		return;
-	}
-	for (struct http_subscriber *sub = s->subscribers, *next; sub != NULL; sub = next) {
-		next = sub->next;
-		if (sub->kind == HTTP_EVENTS_SSE)
-			sse_append(sub, "keepalive", "", 0);
-	}
-}
-
-/* Turn the request into a live event stream of its tenant. */
-static void start_stream(struct http_server *s, h2o_req_t *req, struct http_job *j)
-{
-	struct http_subscriber *sub;
-
-	if (s->o.render_event == NULL) {
-		http_reply_error(&j->call, 404, "live events are not served here");
-		job_finish(j);
-		return;
-	}
-	if (j->route->events == HTTP_EVENTS_WEBSOCKET) {
-		const char *key = NULL;
-
-		if (h2o_is_websocket_handshake(req, &key) != 0 || key == NULL) {
-			http_reply_error(&j->call, 400, "%s is a WebSocket: send a WebSocket handshake (Upgrade: websocket)",
-					 j->call.req.path);
-			job_finish(j);
-			return;
-		}
-		if ((sub = mem_calloc(1, sizeof *sub)) == NULL) {
-			http_reply_error(&j->call, 500, "out of memory");
-			job_finish(j);
-			return;
-		}
-		sub->kind = HTTP_EVENTS_WEBSOCKET;
-		sub->ws = h2o_upgrade_to_websocket(req, key, sub, on_ws_message);
-	} else {
-		sub = h2o_mem_alloc_shared(&req->pool, sizeof *sub, sse_dispose);
-		memset(sub, 0, sizeof *sub);
-		sub->kind = HTTP_EVENTS_SSE;
-		sub->req = req;
-		sub->generator.proceed = sse_proceed;
-		sub->generator.stop = sse_stop;
-		req->res.status = 200;
-		req->res.reason = "OK";
-		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
-		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-		h2o_start_response(req, &sub->generator);
-		buf_append_str(&sub->pending, ": new messages arrive as events named data\n\n");
-	}
-	sub->server = s;
-	str_copy(sub->tenant, j->call.req.tenant, sizeof sub->tenant);
-	sub->next = s->subscribers;
-	s->subscribers = sub;
-	s->stats.streams++;
-	log_info("event stream opened", "tenant=%s kind=%s", sub->tenant,
-		 sub->kind == HTTP_EVENTS_SSE ? "sse" : "websocket");
-	if (sub->kind == HTTP_EVENTS_SSE)
-		sse_flush(sub);
-	j->link->job = NULL;
-	job_free(j);
 }
 
 /* ---- h2o's own errors as JSON ---- */
@@ -1276,7 +950,7 @@ int http_server_start(struct http_server *s, uv_loop_t *loop, const struct http_
 	s->wakeup.data = s;
 	uv_timer_init(loop, &s->events_timer);
 	s->events_timer.data = s;
-	uv_timer_start(&s->events_timer, on_events_timer, s->o.keepalive_ms ? s->o.keepalive_ms : 60000,
+	uv_timer_start(&s->events_timer, http__on_events_timer, s->o.keepalive_ms ? s->o.keepalive_ms : 60000,
 		       s->o.keepalive_ms ? s->o.keepalive_ms : 60000);
 	uv_unref((uv_handle_t *)&s->events_timer); /* keepalives alone do not keep the loop running */
 	pthread_mutex_lock(&s->mu);
@@ -1317,10 +991,10 @@ void http_server_close(struct http_server *s)
 	s->notices_closed = true;
 	pthread_mutex_unlock(&s->mu);
 	/* Event streams end; what cannot end yet is retried each tick. */
-	if (close_streams(s))
+	if (http__close_streams(s))
 		uv_close((uv_handle_t *)&s->events_timer, NULL);
 	else
-		uv_timer_start(&s->events_timer, on_events_timer, 20, 20);
+		uv_timer_start(&s->events_timer, http__on_events_timer, 20, 20);
 	h->ctx.http1.req_timeout.timeout = 0;
 	h->ctx.handshake_timeout.timeout = 0;
 	h2o_timeout_run(s->loop, &h->ctx.http1.req_timeout, uv_now(s->loop));
@@ -1346,7 +1020,7 @@ void http_server_free(struct http_server *s)
 		struct http_job *j = s->done;
 
 		s->done = j->next;
-		job_free(j);
+		http__job_free(j);
 	}
 	while (s->notices != NULL) {
 		struct http_notice *n = s->notices;
