@@ -641,6 +641,58 @@ static void sendmail_delivers(void **state)
 	free(big);
 }
 
+/* pat load sends real SMTP to the gateway; every message it counts as accepted is stored. */
+static void load_sends_and_reports(void **state)
+{
+	const char *ok[] = { tu_pat_bin(), "load", "--smtp", smtp_address, "--connections", "4", "--messages", "200",
+			     "--size", "2KiB", NULL };
+	const char *json[] = { tu_pat_bin(), "load", "--smtp", smtp_address, "--connections", "2", "--messages", "10",
+			       "--json", NULL };
+	const char *small[] = { tu_pat_bin(), "load", "--size", "10", NULL };
+	const char *zero[] = { tu_pat_bin(), "load", "--connections", "0", NULL };
+	const char *extra[] = { tu_pat_bin(), "load", "now", NULL };
+	const char *closed[] = { tu_pat_bin(), "load", "--smtp", "127.0.0.1:1", "--messages", "3", NULL };
+	struct dq_leader l;
+	struct pat_err err;
+	struct tu_proc p;
+	int64_t before, after, unread;
+
+	(void)state;
+	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
+	assert_int_equal(store_count(&l, "default", &before, &unread, &err), PAT_OK);
+	tu_run(&p, ok, NULL, NULL);
+	if (p.status != 0)
+		fail_msg("pat load failed (%d): %s", p.status, p.err);
+	assert_contains(p.out, "200 of 200 messages of 2048 bytes accepted");
+	assert_contains(p.out, "accept latency p50");
+	tu_proc_free(&p);
+	assert_int_equal(store_count(&l, "default", &after, &unread, &err), PAT_OK);
+	assert_int_equal(after - before, 200);
+	tu_run(&p, json, NULL, NULL);
+	assert_int_equal(p.status, 0);
+	assert_contains(p.out, "\"accepted\": 10,");
+	assert_contains(p.out, "\"messages_per_second\": ");
+	tu_proc_free(&p);
+	tu_run(&p, small, NULL, NULL);
+	assert_int_equal(p.status, 2);
+	assert_contains(p.err, "--size must be a size from 256 bytes");
+	tu_proc_free(&p);
+	tu_run(&p, zero, NULL, NULL);
+	assert_int_equal(p.status, 2);
+	assert_contains(p.err, "--connections must be a whole number from 1 to 1000, not '0'");
+	tu_proc_free(&p);
+	tu_run(&p, extra, NULL, NULL);
+	assert_int_equal(p.status, 2);
+	assert_contains(p.err, "unexpected argument 'now'");
+	tu_proc_free(&p);
+	tu_run(&p, closed, NULL, NULL);
+	assert_int_equal(p.status, 1);
+	assert_contains(p.out, "0 of 3 messages");
+	assert_contains(p.err, "cannot connect");
+	tu_proc_free(&p);
+	dq_leader_close(&l);
+}
+
 /* Send raw (LF line ends) with CRLF and dot-stuffing; return the queued id. */
 static void send_raw(struct conn *c, const char *raw, size_t len, char *id, size_t n)
 {
@@ -811,6 +863,7 @@ int main(void)
 		cmocka_unit_test(a_real_client_sends),
 		cmocka_unit_test(starttls_with_a_real_client),
 		cmocka_unit_test(sendmail_delivers),
+		cmocka_unit_test(load_sends_and_reports),
 		cmocka_unit_test(corpus_round_trips_byte_for_byte),
 		cmocka_unit_test(acknowledged_messages_survive_kill_9),
 	};
