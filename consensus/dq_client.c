@@ -51,6 +51,11 @@ void dq_client_close(struct dq_client *c)
 	mem_free(c->stmts);
 	c->stmts = NULL;
 	c->n_stmts = c->cap_stmts = 0;
+	for (size_t i = 0; i < DQ_STMT_CACHE; i++) {
+		mem_free(c->cache[i].sql);
+		c->cache[i].sql = NULL;
+	}
+	c->generation++;
 }
 
 static bool stmt_live(const struct dq_client *c, uint32_t id)
@@ -85,6 +90,7 @@ static int broken(struct dq_client *c, int code, const char *fmt, ...)
 	c->db_open = false;
 	c->in_query = false;
 	c->n_stmts = 0; /* statements die with the connection */
+	c->generation++;
 	return code;
 }
 
@@ -461,6 +467,40 @@ int dq_client_exec(struct dq_client *c, uint32_t stmt_id, const struct dq_value 
 	if ((rv = finish(c, &e, DQ_RESP_RESULT)) != PAT_OK)
 		return rv;
 	return decode_result(c, result);
+}
+
+int dq_client_exec_cached(struct dq_client *c, const char *sql, const struct dq_value *params, unsigned n,
+			  struct dq_result *result)
+{
+	size_t slot = 0;
+	uint32_t id;
+	int rv;
+
+	for (size_t i = 0; i < DQ_STMT_CACHE; i++) {
+		if (c->cache[i].sql != NULL && c->cache[i].generation == c->generation && stmt_live(c, c->cache[i].id) &&
+		    strcmp(c->cache[i].sql, sql) == 0)
+			return dq_client_exec(c, c->cache[i].id, params, n, result);
+		/* A free slot, or one of an older connection, else the oldest. */
+		if (c->cache[slot].sql != NULL && (c->cache[i].sql == NULL || c->cache[i].generation != c->generation ||
+						   c->cache[i].id < c->cache[slot].id))
+			slot = i;
+	}
+	if ((rv = dq_client_prepare(c, sql, &id, NULL)) != PAT_OK)
+		return rv;
+	if (c->cache[slot].sql != NULL) {
+		if (c->cache[slot].generation == c->generation && stmt_live(c, c->cache[slot].id) &&
+		    (rv = dq_client_finalize(c, c->cache[slot].id)) != PAT_OK)
+			return rv;
+		mem_free(c->cache[slot].sql);
+	}
+	c->cache[slot].sql = mem_strdup(sql);
+	c->cache[slot].id = id;
+	c->cache[slot].generation = c->generation;
+	if (c->cache[slot].sql == NULL) {
+		dq_client_finalize(c, id);
+		return err_set(&c->err, PAT_ENOMEM, "out of memory");
+	}
+	return dq_client_exec(c, id, params, n, result);
 }
 
 int dq_client_exec_sql(struct dq_client *c, const char *sql, const struct dq_value *params, unsigned n,

@@ -19,6 +19,7 @@
 
 #define DQ_MAX_BODY (1ULL << 30) /* a response larger than 1 GiB is refused as hostile */
 #define DQ_ADDRESS_MAX 256
+#define DQ_STMT_CACHE 16 /* statements dq_client_exec_cached() keeps prepared per connection */
 
 /* dqlite's codes for "not the leader" (SQLITE_IOERR_NOT_LEADER, _LEADERSHIP_LOST). */
 #define DQ_CODE_NOT_LEADER 10250
@@ -36,6 +37,12 @@ struct dq_client {
 	bool sent;                   /* the last request left (in part or whole): its outcome may be unknown */
 	uint32_t *stmts;             /* ids of the statements prepared and not finalized */
 	size_t n_stmts, cap_stmts;
+	uint64_t generation;         /* counts connections: a cached statement belongs to one */
+	struct {
+		char *sql;           /* mem_strdup'd text, NULL when the slot is free */
+		uint32_t id;
+		uint64_t generation; /* the connection it was prepared on */
+	} cache[DQ_STMT_CACHE];      /* dq_client_exec_cached()'s statements */
 	uint64_t fail_code;          /* dqlite's code of the last FAILURE, or 0 */
 	struct buf out;              /* the request being sent */
 	struct buf in;               /* the last response body */
@@ -100,6 +107,11 @@ int dq_client_exec_sql(struct dq_client *c, const char *sql, const struct dq_val
 		       struct dq_result *result);
 int dq_client_query_sql(struct dq_client *c, const char *sql, const struct dq_value *params, unsigned n,
 			struct dq_rows *rows);
+/* Like dq_client_exec_sql() for ONE statement, which stays prepared on this connection: the
+ * leader parses it (and compiles its triggers) once, not on every call. The least recently
+ * prepared of DQ_STMT_CACHE statements is finalized to make room. */
+int dq_client_exec_cached(struct dq_client *c, const char *sql, const struct dq_value *params, unsigned n,
+			  struct dq_result *result);
 /* (After a query fails, rows holds nothing; dq_rows_close() on it is harmless.) */
 /* INTERRUPT the result set being read (dq_rows_close() does it when rows remain). */
 int dq_client_interrupt(struct dq_client *c);

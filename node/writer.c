@@ -7,6 +7,7 @@
 
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/timeutil.h"
 
 static size_t item_bytes(const struct writer_item *it)
 {
@@ -46,6 +47,7 @@ static void *run(void *arg)
 		struct writer_item *items, *it;
 		struct pat_err err;
 		size_t n = 0, i = 0;
+		int64_t commit_ns = 0;
 		int rv;
 
 		pthread_mutex_lock(&w->mu);
@@ -61,7 +63,10 @@ static void *run(void *arg)
 		} else {
 			for (it = items; it != NULL; it = it->next)
 				batch[i++] = it->m;
+			int64_t t0 = time_mono_ns();
+
 			rv = store_put_batch(&w->leader, batch, n, &err);
+			commit_ns = time_mono_ns() - t0;
 		}
 		if (rv != PAT_OK)
 			log_warn("batch not committed", "messages=%zu error=%s", n, err.msg);
@@ -70,6 +75,7 @@ static void *run(void *arg)
 			w->stats.batches++;
 			w->stats.rows += n;
 			w->stats.largest = n > w->stats.largest ? n : w->stats.largest;
+			w->stats.commit_ns += (uint64_t)commit_ns;
 		} else {
 			w->stats.failed += n;
 		}
@@ -165,6 +171,11 @@ void writer_stop(struct writer *w)
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
 	dq_leader_close(&w->leader);
+	log_info("writer stopped", "batches=%llu messages=%llu failed=%llu largest_batch=%llu mean_batch=%.1f mean_commit_ms=%.3f",
+		 (unsigned long long)w->stats.batches, (unsigned long long)w->stats.rows,
+		 (unsigned long long)w->stats.failed, (unsigned long long)w->stats.largest,
+		 w->stats.batches ? (double)w->stats.rows / (double)w->stats.batches : 0.0,
+		 w->stats.batches ? (double)w->stats.commit_ns / (double)w->stats.batches / 1e6 : 0.0);
 	/* The lock stays usable: a late writer_submit() gets PAT_ECLOSED, not undefined behaviour. */
 	w->started = false;
 }

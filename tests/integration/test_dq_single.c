@@ -247,6 +247,56 @@ static void prepared_statements(void **state)
 	dq_client_close(&c);
 }
 
+/* Cached statements: prepared once per connection, evicted beyond the cache's size, and
+ * prepared again on a new connection (never run by a stale id). */
+static void cached_statements(void **state)
+{
+	struct dq_client c;
+	struct dq_result r;
+	int64_t v = 0;
+
+	(void)state;
+	open_db(&c);
+	assert_int_equal(dq_client_exec_sql(&c, "CREATE TABLE cached (k INTEGER PRIMARY KEY, v INTEGER)", NULL, 0, NULL), PAT_OK);
+	for (int i = 0; i < 5; i++) {
+		struct dq_value p[2] = { dq_int(i), dq_int(i * 10) };
+
+		assert_int_equal(dq_client_exec_cached(&c, "INSERT INTO cached VALUES (?, ?)", p, 2, &r), PAT_OK);
+		assert_int_equal(r.rows_affected, 1);
+	}
+	assert_int_equal(c.n_stmts, 1); /* one statement, prepared once */
+	for (int i = 0; i < DQ_STMT_CACHE + 4; i++) {
+		char sql[96];
+		struct dq_value p = dq_int(i);
+
+		snprintf(sql, sizeof sql, "UPDATE cached SET v = v + ? WHERE k = %d", i % 5);
+		assert_int_equal(dq_client_exec_cached(&c, sql, &p, 1, NULL), PAT_OK);
+	}
+	assert_true(c.n_stmts <= DQ_STMT_CACHE);
+	/* A bad statement is an error, and the cache still works. */
+	assert_int_equal(dq_client_exec_cached(&c, "INSERT INTO nowhere VALUES (?)", NULL, 0, NULL), PAT_EREMOTE);
+	dq_client_close(&c);
+	open_db(&c);
+	{
+		struct dq_value p[2] = { dq_int(100), dq_int(7) };
+
+		assert_int_equal(dq_client_exec_cached(&c, "INSERT INTO cached VALUES (?, ?)", p, 2, &r), PAT_OK);
+	}
+	{
+		struct dq_rows rows;
+		bool row = false;
+
+		assert_int_equal(dq_client_query_sql(&c, "SELECT count(*) FROM cached", NULL, 0, &rows), PAT_OK);
+		assert_int_equal(dq_rows_next(&rows, &row), PAT_OK);
+		assert_true(row);
+		v = rows.values[0].integer;
+		dq_rows_close(&rows);
+	}
+	assert_int_equal(v, 6);
+	assert_int_equal(dq_client_exec_sql(&c, "DROP TABLE cached", NULL, 0, NULL), PAT_OK);
+	dq_client_close(&c);
+}
+
 static void second_writer_is_told_database_is_locked(void **state)
 {
 	struct dq_client a, b;
@@ -435,6 +485,7 @@ int main(void)
 		cmocka_unit_test(sixteen_mib_blob),
 		cmocka_unit_test(result_sets_span_parts),
 		cmocka_unit_test(prepared_statements),
+		cmocka_unit_test(cached_statements),
 		cmocka_unit_test(second_writer_is_told_database_is_locked),
 		cmocka_unit_test(sql_errors_keep_the_connection),
 		cmocka_unit_test(silent_peer_times_out),
