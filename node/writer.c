@@ -7,6 +7,8 @@
 
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/timeutil.h"
+#include "node/node_metrics.h"
 
 static size_t item_bytes(const struct writer_item *it)
 {
@@ -33,6 +35,8 @@ static struct writer_item *take_batch(struct writer *w, size_t *n)
 		w->tail = NULL;
 	last->next = NULL;
 	w->queued_bytes -= bytes;
+	metric_add(node_metrics()->queue_bytes, -(double)bytes);
+	metric_add(node_metrics()->queue_messages, -(double)rows);
 	*n = rows;
 	return first;
 }
@@ -46,6 +50,7 @@ static void *run(void *arg)
 		struct writer_item *items, *it;
 		struct pat_err err;
 		size_t n = 0, i = 0;
+		int64_t started;
 		int rv;
 
 		pthread_mutex_lock(&w->mu);
@@ -56,6 +61,7 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		if (items == NULL)
 			break; /* stopping, and nothing is left */
+		started = time_mono_ns();
 		if (batch == NULL) {
 			rv = err_set(&err, PAT_ENOMEM, "out of memory");
 		} else {
@@ -63,8 +69,12 @@ static void *run(void *arg)
 				batch[i++] = it->m;
 			rv = store_put_batch(&w->leader, batch, n, &err);
 		}
-		if (rv != PAT_OK)
+		metric_observe(node_metrics()->batch_rows, (double)n);
+		metric_observe(node_metrics()->commit_seconds, (double)(time_mono_ns() - started) / 1e9);
+		if (rv != PAT_OK) {
+			metric_inc(node_metrics()->commit_failures);
 			log_warn("batch not committed", "messages=%zu error=%s", n, err.msg);
+		}
 		pthread_mutex_lock(&w->mu);
 		if (rv == PAT_OK) {
 			w->stats.batches++;
@@ -127,6 +137,8 @@ int writer_submit(struct writer *w, struct writer_item *it)
 			w->head = it;
 		w->tail = it;
 		w->queued_bytes += item_bytes(it);
+		metric_add(node_metrics()->queue_bytes, (double)item_bytes(it));
+		metric_add(node_metrics()->queue_messages, 1);
 		pthread_cond_signal(&w->work);
 	}
 	pthread_mutex_unlock(&w->mu);
