@@ -28,7 +28,7 @@ endif
 
 CC       ?= cc
 # System libraries linked into pat (pkg-config names). TEST_PKGS are added for test programs.
-PKGS      = inih dqlite jansson sqlite3 msgpack libzstd libcrypto libssl libuv gmime-3.0
+PKGS      = inih dqlite jansson sqlite3 msgpack libzstd libcrypto libssl libuv gmime-3.0 libcurl
 TEST_PKGS = cmocka
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-zero-length

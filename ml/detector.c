@@ -275,7 +275,7 @@ int anomaly_to_json(const struct anomaly *a, const char *instance, char **json, 
 		bad |= json_object_set_new(doc, "summary", json_string(summary));
 		features = baseline = deviation = NULL; /* the document owns them now, whatever happened */
 	}
-	text = bad ? NULL : json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	text = bad ? NULL : json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	json_decref(features);
 	json_decref(baseline);
 	json_decref(deviation);
