@@ -404,6 +404,43 @@ static void bad_options_are_refused(void **state)
 			 PAT_EINVAL);
 }
 
+/* Training that runs out of memory fails cleanly, keeps the old model, and works next time. */
+static void training_survives_allocation_failures(void **state)
+{
+	(void)state;
+	for (long n = 0;; n++) {
+		struct detector_options o = { .baseline_windows = 8, .retrain_every = 1, .seed = 3 };
+		struct detector d;
+		struct detector_verdict v;
+		struct window w;
+		struct pat_err err;
+		int rv;
+
+		assert_int_equal(detector_init(&d, &o, &err), PAT_OK);
+		for (int i = 0; i < 8; i++) { /* the eighth trains the first model */
+			w = calm(i);
+			assert_int_equal(detector_feed(&d, &w, &v, &err), PAT_OK);
+		}
+		w = calm(8);
+		mem_fail_after(n, true);
+		rv = detector_feed(&d, &w, &v, &err); /* retrains */
+		mem_fail_reset();
+		assert_true(d.trained);
+		if (rv == PAT_OK) {
+			assert_int_equal(d.trainings, 2);
+			detector_free(&d);
+			break;
+		}
+		assert_int_equal(rv, PAT_ENOMEM);
+		assert_int_equal(d.trainings, 1);
+		w = calm(9);
+		assert_int_equal(detector_feed(&d, &w, &v, &err), PAT_OK);
+		assert_true(v.scored);
+		assert_int_equal(d.trainings, 2);
+		detector_free(&d);
+	}
+}
+
 static void the_record_is_json(void **state)
 {
 	struct detector_verdict v = after_calm(slow);
@@ -449,6 +486,7 @@ int main(void)
 		cmocka_unit_test(each_kind_is_found_and_named),
 		cmocka_unit_test(a_quiet_window_compares_latency_with_the_median),
 		cmocka_unit_test(bad_options_are_refused),
+		cmocka_unit_test(training_survives_allocation_failures),
 		cmocka_unit_test(the_record_is_json),
 	};
 
