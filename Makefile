@@ -107,7 +107,7 @@ BENCH_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/bench/bench_*.c))
 
 bench: $(BUILD)/pat $(BENCH_BINS)
 	@deploy/install-deps.sh --with bench
-	@for b in $(BENCH_BINS); do echo "== $$b"; PAT_BIN=$(CURDIR)/$(BUILD)/pat $$b || exit 1; done
+	@for b in $(BENCH_BINS); do echo "== $$b"; PAT_BIN=$(CURDIR)/$(BUILD)/pat PAT_BUILD_DIR=$(BUILD) PAT_SOURCE_DIR=$(CURDIR) $$b || exit 1; done
 
 run: deps $(BUILD)/pat
 	$(BUILD)/pat serve $(ARGS)

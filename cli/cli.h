@@ -85,5 +85,6 @@ int cli_cmd_anomaly(struct cli_args *args);
 int cli_cmd_serve(struct cli_args *args);
 int cli_cmd_sendmail(struct cli_args *args);
 int cli_cmd_gateway(struct cli_args *args);
+int cli_cmd_load(struct cli_args *args);
 
 #endif

@@ -297,11 +297,9 @@ static bool is_shadow(sqlite3 *db, const char *table)
 }
 
 /* Copy the rows of one table, RESTORE_BATCH per transaction. */
-static int copy_rows(struct dq_leader *l, sqlite3 *db, const char *table, bool virtual_table, long *copied)
+static int copy_rows(struct dq_leader *l, sqlite3 *db, const char *table, long *copied)
 {
-	/* A virtual table (full-text search) is copied with its rowids: they tie its entries to
-	 * the rows they index. */
-	char *select = quoted(virtual_table ? "SELECT rowid, * FROM \"%w\"" : "SELECT * FROM \"%w\"", table);
+	char *select = quoted("SELECT * FROM \"%w\"", table);
 	struct buf insert = BUF_INIT;
 	struct dq_value params[DQ_MAX_PARAMS];
 	sqlite3_stmt *s = NULL;
@@ -462,15 +460,29 @@ static int restore(struct dq_leader *l, const char *path, bool force)
 			const char *name = (const char *)sqlite3_column_text(s, 0);
 			const char *sql = (const char *)sqlite3_column_text(s, 1);
 
-			if (k == 0 && is_shadow(db, name))
-				continue; /* created by its virtual table */
+			/* A virtual table (full-text search) creates its shadow tables, which hold its
+			 * data: they are emptied and copied as they are, so that the index comes back
+			 * exactly, contentless or not. */
+			if (k == 0 && is_shadow(db, name)) {
+				char *empty = quoted("DELETE FROM \"%w\"", name);
+
+				if (empty == NULL || dq_leader_exec_sql(l, empty, NULL, 0, NULL) != PAT_OK) {
+					mem_free(empty);
+					fail("cannot prepare %s: %s", name, l->err.msg);
+					goto out;
+				}
+				mem_free(empty);
+				if (copy_rows(l, db, name, &rows) != PAT_OK)
+					goto out;
+				continue;
+			}
 			if (dq_leader_exec_sql(l, sql, NULL, 0, NULL) != PAT_OK) {
 				fail("cannot create %s %s: %s", kinds[k], name, l->err.msg);
 				goto out;
 			}
 			if (k == 0) {
 				tables++;
-				if (copy_rows(l, db, name, str_has_prefix_nocase(sql, "CREATE VIRTUAL TABLE"), &rows) != PAT_OK)
+				if (!str_has_prefix_nocase(sql, "CREATE VIRTUAL TABLE") && copy_rows(l, db, name, &rows) != PAT_OK)
 					goto out;
 			}
 		}

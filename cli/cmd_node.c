@@ -51,6 +51,8 @@ int cli_cmd_node(struct cli_args *args)
 	o.data_dir = s.node.data_dir;
 	o.region = s.node.region;
 	o.joining = s.node.join != NULL;
+	o.snapshot_threshold = (unsigned)s.node.snapshot_threshold;
+	o.snapshot_trailing = (unsigned)s.node.snapshot_trailing;
 	rv = node_server_start(&server, &o, &err);
 	if (rv != PAT_OK) {
 		log_error("node failed to start", "id=%lld error=%s", (long long)s.node.id, err.msg);

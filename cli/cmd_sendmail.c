@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/smtp_link.h"
 #include "lib/addr.h"
 #include "lib/buf.h"
 #include "lib/err.h"
@@ -31,71 +32,17 @@
 #define OPT_T 0
 #define OPT_F 1
 
-struct smtp_link {
-	int fd;
-	char in[8192];
-	size_t len;
-};
-
-/* Read one whole reply; its code, or -1 when the connection failed. */
-static int read_reply(struct smtp_link *l, char *text, size_t n)
-{
-	for (;;) {
-		char *line = l->in, *nl;
-
-		while ((nl = memchr(line, '\n', l->len - (size_t)(line - l->in))) != NULL) {
-			if (nl - line >= 4 && line[3] != '-') {
-				size_t used = (size_t)(nl - l->in) + 1;
-				int code = atoi(line);
-
-				snprintf(text, n, "%.*s", (int)(nl - line), line);
-				str_trim(text);
-				memmove(l->in, l->in + used, l->len - used);
-				l->len -= used;
-				return code;
-			}
-			line = nl + 1;
-		}
-		if (l->len == sizeof l->in) {
-			snprintf(text, n, "reply too long");
-			return -1;
-		}
-		{
-			ssize_t r = recv(l->fd, l->in + l->len, sizeof l->in - l->len, 0);
-
-			if (r <= 0) {
-				snprintf(text, n, "connection closed");
-				return -1;
-			}
-			l->len += (size_t)r;
-		}
-	}
-}
-
-static int send_all(struct smtp_link *l, const char *data, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(l->fd, data, n, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return -1;
-		data += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Send a command and check the reply class; on failure print it and return the exit status. */
 static int step(struct smtp_link *l, const char *command, int want)
 {
 	char reply[512];
 	int code;
 
-	if (command != NULL && send_all(l, command, strlen(command)) != 0) {
+	if (command != NULL && smtp_link_send(l, command, strlen(command)) != 0) {
 		fprintf(stderr, "pat sendmail: the connection broke\n");
 		return EX_TEMPFAIL;
 	}
-	code = read_reply(l, reply, sizeof reply);
+	code = smtp_link_reply(l, reply, sizeof reply);
 	if (code / 100 == want / 100)
 		return 0;
 	fprintf(stderr, "pat sendmail: the server answered: %s\n", reply);
@@ -143,9 +90,8 @@ int cli_cmd_sendmail(struct cli_args *args)
 	struct smtp_link l = { .fd = -1 };
 	struct addr_hostport a;
 	const char *sender = args->values[OPT_F] != NULL ? args->values[OPT_F] : "";
-	char cmd[1200], port[8];
+	char cmd[1200];
 	size_t header_len;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
 	int rv;
 
 	if ((rv = cli_load_config(args, 0, "", &c, &s)) != CLI_EXIT_OK) {
@@ -177,17 +123,10 @@ int cli_cmd_sendmail(struct cli_args *args)
 		rv = EX_USAGE;
 		goto out;
 	}
-	snprintf(port, sizeof port, "%u", a.port);
-	if (getaddrinfo(strcmp(a.host, "0.0.0.0") == 0 ? "127.0.0.1" : a.host, port, &hints, &res) != 0 ||
-	    (l.fd = socket(res->ai_family, SOCK_STREAM, 0)) < 0 || connect(l.fd, res->ai_addr, res->ai_addrlen) != 0) {
+	if (smtp_link_open(&l, s.smtp.listen, 120) != 0) {
 		fprintf(stderr, "pat sendmail: cannot reach the gateway at %s\n", s.smtp.listen);
 		rv = EX_TEMPFAIL;
 		goto out;
-	}
-	{
-		struct timeval tv = { 120, 0 };
-
-		setsockopt(l.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	}
 	if ((rv = step(&l, NULL, 220)) || (rv = step(&l, "EHLO localhost\r\n", 250)))
 		goto out;
@@ -238,20 +177,17 @@ int cli_cmd_sendmail(struct cli_args *args)
 		}
 		buf_append_str(&out, ".\r\n");
 	}
-	if (send_all(&l, out.data, out.len) != 0) {
+	if (smtp_link_send(&l, out.data, out.len) != 0) {
 		fprintf(stderr, "pat sendmail: the connection broke while sending\n");
 		rv = EX_TEMPFAIL;
 		goto out;
 	}
 	if ((rv = step(&l, NULL, 250)))
 		goto out;
-	send_all(&l, "QUIT\r\n", 6);
+	smtp_link_send(&l, "QUIT\r\n", 6);
 	rv = 0;
 out:
-	if (res != NULL)
-		freeaddrinfo(res);
-	if (l.fd >= 0)
-		close(l.fd);
+	smtp_link_close(&l);
 	buf_free(&msg);
 	buf_free(&rcpts);
 	buf_free(&out);

@@ -234,7 +234,9 @@ int cli_cmd_serve(struct cli_args *args)
 		goto out;
 	{
 		struct node_options o = { .id = NODE_BOOTSTRAP_ID, .address = s.node.address, .data_dir = s.node.data_dir,
-					  .region = s.node.region, .joining = false };
+					  .region = s.node.region, .joining = false,
+					  .snapshot_threshold = (unsigned)s.node.snapshot_threshold,
+					  .snapshot_trailing = (unsigned)s.node.snapshot_trailing };
 
 		if (node_server_start(&node, &o, &err) != PAT_OK) {
 			fprintf(stderr, "pat serve: %s\n", err.msg);

@@ -50,6 +50,15 @@ static const struct cli_option anomaly_options[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
+static const struct cli_option load_options[] = {
+	{ "--smtp", "ADDR:PORT", "smtp.listen", "the SMTP server to load (default: [smtp] listen)" },
+	{ "--connections", "N", NULL, "connections, each sending one message after another (default 16)" },
+	{ "--messages", "N", NULL, "messages to send in all (default 10000)" },
+	{ "--size", "BYTES", NULL, "size of each message, such as 1KiB or 20KiB (default 1KiB)" },
+	{ "--json", NULL, NULL, "print the result as JSON" },
+	{ NULL, NULL, NULL, NULL },
+};
+
 static const struct cli_option config_options[] = {
 	{ "--role", "ROLE", NULL, "also check what ROLE needs: node, gateway, serve or anomaly" },
 	{ NULL, NULL, NULL, NULL },
@@ -102,9 +111,11 @@ const struct cli_command cli_commands[] = {
 	  "restore FILE   replay a backup's schema and rows into the cluster (see docs/OPERATIONS.md)",
 	  cluster_options, cli_cmd_cluster, true },
 	{ "load", "[OPTIONS]", "send generated mail to a gateway and report throughput and latency",
-	  "Generate SMTP load against a Pat gateway (or any SMTP server) and report messages per\n"
-	  "second and acknowledgement latency.",
-	  NULL, NULL, true },
+	  "Send generated mail to a Pat gateway (or any SMTP server) over --connections connections,\n"
+	  "each sending one message after another, and report messages per second and the accept\n"
+	  "latency: from the end of a message's DATA to the server's 250. Exit status 0 when every\n"
+	  "message was accepted, 1 when some were refused or a connection failed.",
+	  load_options, cli_cmd_load, true },
 	{ "sendmail", "[-t] [-i] [-f SENDER] [RECIPIENT...]", "deliver a message from stdin to a Pat gateway, like sendmail",
 	  "Read a message on standard input and deliver it over SMTP to the Pat gateway at [smtp]\n"
 	  "listen (or --smtp), so that applications configured with a sendmail path work. Exit\n"

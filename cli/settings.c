@@ -34,6 +34,10 @@ const struct conf_key settings_keys[] = {
 	  .help = "region (failure domain) the node runs in, such as us-east" },
 	{ "node", "weight", CONF_INT, F(node.weight), "0", 0, 1000000,
 	  .help = "weight the node reports to the cluster for leader and role choices" },
+	{ "node", "snapshot_threshold", CONF_INT, F(node.snapshot_threshold), "1024", 64, 1000000,
+	  .help = "Raft log entries between two snapshots of the database" },
+	{ "node", "snapshot_trailing", CONF_INT, F(node.snapshot_trailing), "1024", 64, 1000000,
+	  .help = "Raft log entries kept (on disk and in memory) after a snapshot, for followers that lag" },
 	{ "node", "join", CONF_ADDRESS_LIST, F(node.join), NULL,
 	  .help = "addresses of existing members to join through; unset bootstraps a new cluster" },
 

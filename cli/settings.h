@@ -29,6 +29,8 @@ struct pat_settings {
 		char *region;    /* failure domain */
 		int64_t weight;  /* reported to the cluster for leader and role choices */
 		char *join;      /* members to join through; NULL bootstraps a new cluster */
+		int64_t snapshot_threshold; /* Raft entries between snapshots */
+		int64_t snapshot_trailing;  /* Raft entries kept after a snapshot */
 	} node;
 	struct {
 		int64_t voters;   /* voting members the leader maintains */

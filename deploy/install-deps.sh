@@ -38,14 +38,17 @@ libgmime-3.0-dev
 libjansson-dev
 libzstd-dev
 libinih-dev
+python3
+swaks
 prometheus
 prometheus-alertmanager
 "
 # Optional groups, installed only when asked for with --with GROUP.
 PACKAGES_BENCH="
-python3
 python3-numpy
 python3-sklearn
+postfix
+npm
 "
 # PAT_EXTRA_PACKAGES lets a packager or a test add names to the list for one run.
 PACKAGES="$PACKAGES ${PAT_EXTRA_PACKAGES:-}"

@@ -14,10 +14,12 @@
 #include "lib/ulid.h"
 
 #define SNIPPET_MAX 200
+/* Messages up to this size are prepared on the loop thread. */
+#define INGEST_INLINE_MAX (32 * 1024)
 
 /* Everything a message needs until its outcome is known. */
 struct job {
-	uv_work_t work;               /* parsing and compression, on libuv's thread pool */
+	uv_work_t work;               /* parsing and compression, on libuv's thread pool (large messages) */
 	struct ingest *in;
 	int rv;                       /* outcome of the preparation */
 	char error[128];
@@ -234,6 +236,14 @@ void ingest_deliver(struct smtp_server *s, struct smtp_delivery *d, void *data)
 	j->delivery = d;
 	j->in = data;
 	j->work.data = j;
+	/* A small message is summarised and compressed right here: the round trip through the
+	 * thread pool costs more than the work (two thread wake-ups per message on the path to
+	 * its 250). Larger ones go to the pool, so that the loop never stalls on one. */
+	if (d->len <= INGEST_INLINE_MAX) {
+		prepare(&j->work);
+		prepared(&j->work, 0);
+		return;
+	}
 	if (uv_queue_work(s->loop, &j->work, prepare, prepared) != 0) {
 		mem_free(j);
 		smtp_delivery_done(s, d, PAT_EIO, NULL, "cannot queue the message's preparation");

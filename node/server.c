@@ -200,7 +200,9 @@ int node_server_start(struct node_server *s, const struct node_options *o, struc
 	if (dqlite_node_set_bind_address((dqlite_node *)s->dq, o->address) != 0 ||
 	    dqlite_node_set_failure_domain((dqlite_node *)s->dq, node_region_code(o->region)) != 0 ||
 	    (o->network_latency_ms > 0 &&
-	     dqlite_node_set_network_latency_ms((dqlite_node *)s->dq, o->network_latency_ms) != 0)) {
+	     dqlite_node_set_network_latency_ms((dqlite_node *)s->dq, o->network_latency_ms) != 0) ||
+	    (o->snapshot_threshold > 0 && o->snapshot_trailing > 0 &&
+	     dqlite_node_set_snapshot_params((dqlite_node *)s->dq, o->snapshot_threshold, o->snapshot_trailing) != 0)) {
 		rv = err_set(err, PAT_EINVAL, "cannot configure the dqlite node at %s: %s", o->address,
 			     dqlite_node_errmsg((dqlite_node *)s->dq));
 		goto fail;

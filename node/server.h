@@ -16,6 +16,8 @@ struct node_options {
 	const char *data_dir;        /* Raft log, snapshots and Pat's identity file */
 	const char *region;          /* failure domain, as a name ("us-east") */
 	unsigned network_latency_ms; /* one-way latency Raft timeouts scale with; 0: dqlite's */
+	unsigned snapshot_threshold; /* Raft entries between snapshots; 0: dqlite's */
+	unsigned snapshot_trailing;  /* Raft entries kept after a snapshot; 0: dqlite's */
 	bool joining;                /* the node will be added to an existing cluster */
 };
 

@@ -19,6 +19,11 @@
 
 /* ---- schema ---- */
 
+/* The addresses a search matches, from a messages row (new, old or messages). */
+#define ADDRESSES(r) \
+	r ".mail_from || ' ' || " r ".rcpt_to || ' ' || " r ".from_hdr || ' ' || " r ".to_hdr || ' ' || " r ".cc_hdr || ' ' || " \
+	r ".bcc_hdr || ' ' || " r ".reply_to"
+
 static const char *const migrations[] = {
 	/* 1: tenants, messages, audit log */
 	"CREATE TABLE tenants ("
@@ -47,13 +52,38 @@ static const char *const migrations[] = {
 	/* 2: full-text search; rowid = messages.seq. It keeps its own copy of the text: the body
 	 * is nowhere else uncompressed, and FTS5 in SQLite 3.40 needs the text to delete a row. */
 	"CREATE VIRTUAL TABLE messages_fts USING fts5(subject, addresses, body, tokenize = 'unicode61 remove_diacritics 2');",
+	/* 3: the searchable text moves into messages (column body), and the index keeps no copy of
+	 * its own (contentless, no column sizes). Triggers keep it in step with messages, so that a
+	 * batch of messages is stored by ONE statement: one round trip and one Raft entry, and a
+	 * delete can never leave an entry behind. */
+	"ALTER TABLE messages ADD COLUMN body TEXT NOT NULL DEFAULT '';"
+	"UPDATE messages SET body = coalesce((SELECT f.body FROM messages_fts f WHERE f.rowid = messages.seq), '');"
+	"DROP TABLE messages_fts;"
+	"CREATE VIRTUAL TABLE messages_fts USING fts5(subject, addresses, body, content = '', columnsize = 0,"
+	" tokenize = 'unicode61 remove_diacritics 2');"
+	"INSERT INTO messages_fts (rowid, subject, addresses, body) SELECT seq, subject, " ADDRESSES("messages") ", body FROM messages;"
+	"CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
+	" INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (new.seq, new.subject, " ADDRESSES("new") ", new.body);"
+	" END;"
+	"CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
+	" INSERT INTO messages_fts (messages_fts, rowid, subject, addresses, body)"
+	" VALUES ('delete', old.seq, old.subject, " ADDRESSES("old") ", old.body);"
+	" END;"
+	"CREATE TRIGGER messages_fts_update AFTER UPDATE OF subject, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr, bcc_hdr,"
+	" reply_to, body ON messages BEGIN"
+	" INSERT INTO messages_fts (messages_fts, rowid, subject, addresses, body)"
+	" VALUES ('delete', old.seq, old.subject, " ADDRESSES("old") ", old.body);"
+	" INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (new.seq, new.subject, " ADDRESSES("new") ", new.body);"
+	" END;",
 };
 
 /* ---- transactions ---- */
 
 typedef int (*tx_body)(struct dq_client *c, void *data, struct pat_err *err);
 
-static int run_tx(struct dq_leader *l, tx_body body, void *data, struct pat_err *err)
+/* Run body in a transaction on the leader, again when it is safe to. With `single`, body is
+ * one statement that commits by itself (no BEGIN and COMMIT: one round trip, one Raft entry). */
+static int run_in(struct dq_leader *l, tx_body body, void *data, bool single, struct pat_err *err)
 {
 	int64_t deadline = time_mono_ms() + l->retry_ms;
 	int wait = 5, rv;
@@ -64,18 +94,26 @@ static int run_tx(struct dq_leader *l, tx_body body, void *data, struct pat_err 
 
 		if ((rv = dq_leader_connect(l)) != PAT_OK)
 			return err_set(err, rv, "%s", l->err.msg);
-		rv = dq_client_exec_sql(c, "BEGIN", NULL, 0, NULL);
-		if (rv == PAT_OK)
+		rv = single ? PAT_OK : dq_client_exec_sql(c, "BEGIN", NULL, 0, NULL);
+		if (rv == PAT_OK && single) {
+			/* Refused with "not leader" before it ran, or busy: nothing happened. Anything
+			 * else may have committed. */
 			rv = body(c, data, err);
-		if (rv == PAT_OK) {
-			committing = true;
-			rv = dq_client_exec_sql(c, "COMMIT", NULL, 0, NULL);
 			if (rv == PAT_OK)
 				return PAT_OK;
+			committing = !(rv == PAT_EBUSY || (rv == PAT_ENOTLEADER && c->fail_code == DQ_CODE_NOT_LEADER));
+		} else if (rv == PAT_OK) {
+			rv = body(c, data, err);
+			if (rv == PAT_OK) {
+				committing = true;
+				rv = dq_client_exec_sql(c, "COMMIT", NULL, 0, NULL);
+				if (rv == PAT_OK)
+					return PAT_OK;
+			}
 		}
 		if (err->code != rv || err->msg[0] == '\0')
 			err_set(err, rv, "%s", c->err.msg);
-		if (dq_client_connected(c))
+		if (!single && dq_client_connected(c))
 			dq_client_exec_sql(c, "ROLLBACK", NULL, 0, NULL);
 		if (rv == PAT_ENOTLEADER || !dq_client_connected(c))
 			dq_client_close(c);
@@ -92,6 +130,11 @@ static int run_tx(struct dq_leader *l, tx_body body, void *data, struct pat_err 
 			err_prefix(err, "the commit's outcome is unknown (sending the same batch again is safe)");
 		return rv;
 	}
+}
+
+static int run_tx(struct dq_leader *l, tx_body body, void *data, struct pat_err *err)
+{
+	return run_in(l, body, data, false, err);
 }
 
 /* Read one integer from a query; *found false when there is no row. */
@@ -212,93 +255,31 @@ struct batch {
 	size_t n;
 };
 
-#define MSG_COLS 22
+#define MSG_COLS 23
 #define MSG_ROWS_PER_INSERT (DQ_MAX_PARAMS / MSG_COLS)  /* 11 */
-#define FTS_ROWS_PER_INSERT (DQ_MAX_PARAMS / 4)         /* 63 */
 
-/* The ids of the batch that are stored already (a resend): marks them in `present`. */
-static int find_present(struct dq_client *c, const struct store_message *m, size_t n, bool *present)
+/* INSERT rows of the batch, MSG_ROWS_PER_INSERT per statement. A message whose id is stored
+ * already is left alone (a batch sent again after an unknown outcome), and the search index
+ * follows through the messages_fts_insert trigger. */
+static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
 {
-	struct dq_value p[DQ_MAX_PARAMS];
+	static const char head[] =
+		"INSERT INTO messages (id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr,"
+		" bcc_hdr, reply_to, subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region,"
+		" gateway, raw, body) VALUES ";
+	static const char row_marks[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	struct batch *b = data;
+	struct dq_value p[MSG_ROWS_PER_INSERT * MSG_COLS];
 	struct buf sql = BUF_INIT;
 	int rv = PAT_OK;
 
-	for (size_t off = 0; off < n && rv == PAT_OK; off += DQ_MAX_PARAMS) {
-		size_t k = n - off < DQ_MAX_PARAMS ? n - off : DQ_MAX_PARAMS;
-		struct dq_rows rows;
-		bool row;
+	for (size_t off = 0; off < b->n && rv == PAT_OK; off += MSG_ROWS_PER_INSERT) {
+		size_t k = b->n - off < MSG_ROWS_PER_INSERT ? b->n - off : MSG_ROWS_PER_INSERT;
 
 		buf_reset(&sql);
-		buf_append_str(&sql, "SELECT id FROM messages WHERE id IN (");
+		buf_append_str(&sql, head);
 		for (size_t i = 0; i < k; i++) {
-			buf_append_str(&sql, i ? ", ?" : "?");
-			p[i] = dq_text(m[off + i].id);
-		}
-		buf_append_str(&sql, ")");
-		if (sql.data == NULL) {
-			rv = PAT_ENOMEM;
-			break;
-		}
-		if ((rv = dq_client_query_sql(c, sql.data, p, (unsigned)k, &rows)) != PAT_OK)
-			break;
-		while ((rv = dq_rows_next(&rows, &row)) == PAT_OK && row)
-			for (size_t i = 0; i < k; i++)
-				if (rows.values[0].type == DQ_TEXT && strcmp(rows.values[0].bytes.ptr, m[off + i].id) == 0)
-					present[off + i] = true;
-		dq_rows_close(&rows);
-	}
-	buf_free(&sql);
-	return rv;
-}
-
-/* Rows go in with multi-row INSERTs (11 messages, then 63 search entries per statement): a
- * batch costs a handful of round trips instead of two per message. Messages stored already
- * (a batch sent again) are left out first, so that the rows inserted get consecutive rowids
- * and their search entries can be written by position. */
-static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
-{
-	static const char columns[] =
-		"INSERT INTO messages (id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr,"
-		" bcc_hdr, reply_to, subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region,"
-		" gateway, raw) VALUES ";
-	static const char row_marks[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-	struct batch *b = data;
-	struct dq_value *p = NULL;
-	struct buf sql = BUF_INIT, *addresses = NULL;
-	const struct store_message **todo = NULL;
-	int64_t *rowids = NULL;
-	bool *present = NULL;
-	size_t n = 0;
-	int rv = PAT_OK;
-
-	for (size_t i = 0; i < b->n; i++) {
-		const struct store_message *m = &b->m[i];
-
-		if (m->tenant == NULL || m->tenant[0] == '\0' || !ulid_valid(m->id) || m->raw == NULL)
-			return err_set(err, PAT_EINVAL, "message %zu of the batch has no tenant, a bad id or no raw data", i + 1);
-	}
-	present = mem_calloc(b->n, sizeof *present);
-	todo = mem_calloc(b->n, sizeof *todo);
-	rowids = mem_calloc(b->n, sizeof *rowids);
-	addresses = mem_calloc(b->n, sizeof *addresses);
-	p = mem_calloc(DQ_MAX_PARAMS, sizeof *p);
-	if (present == NULL || todo == NULL || rowids == NULL || addresses == NULL || p == NULL) {
-		rv = err_set(err, PAT_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((rv = find_present(c, b->m, b->n, present)) != PAT_OK)
-		goto out;
-	for (size_t i = 0; i < b->n; i++)
-		if (!present[i])
-			todo[n++] = &b->m[i];
-	for (size_t off = 0; off < n && rv == PAT_OK; off += MSG_ROWS_PER_INSERT) {
-		size_t k = n - off < MSG_ROWS_PER_INSERT ? n - off : MSG_ROWS_PER_INSERT;
-		struct dq_result r;
-
-		buf_reset(&sql);
-		buf_append_str(&sql, columns);
-		for (size_t i = 0; i < k; i++) {
-			const struct store_message *m = todo[off + i];
+			const struct store_message *m = &b->m[off + i];
 			struct dq_value row[MSG_COLS] = {
 				dq_text(m->id), dq_text(m->tenant), dq_int(m->received_at), text_or_empty(m->helo),
 				text_or_empty(m->mail_from), text_or_empty(m->rcpt_to), text_or_empty(m->from),
@@ -306,58 +287,20 @@ static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
 				text_or_empty(m->subject), text_or_empty(m->message_id), text_or_empty(m->date),
 				dq_int(m->size), dq_int(m->attachments), text_or_empty(m->snippet), text_or_empty(m->tags),
 				dq_int(m->read), text_or_empty(m->region), text_or_empty(m->gateway), dq_blob(m->raw, m->raw_len),
+				text_or_empty(m->body_text),
 			};
 
 			memcpy(p + i * MSG_COLS, row, sizeof row);
 			buf_append_str(&sql, i ? ", " : "");
 			buf_append_str(&sql, row_marks);
 		}
+		buf_append_str(&sql, " ON CONFLICT (id) DO NOTHING");
 		if (sql.data == NULL) {
 			rv = err_set(err, PAT_ENOMEM, "out of memory");
 			break;
 		}
-		if ((rv = dq_client_exec_sql(c, sql.data, p, (unsigned)(k * MSG_COLS), &r)) != PAT_OK)
-			break;
-		/* One writer, one statement: the k new rows took the k rowids ending at the last. */
-		if (r.rows_affected != k) {
-			rv = err_set(err, PAT_EPROTO, "inserted %llu of %zu messages", (unsigned long long)r.rows_affected, k);
-			break;
-		}
-		for (size_t i = 0; i < k; i++)
-			rowids[off + i] = (int64_t)r.last_insert_id - (int64_t)(k - 1 - i);
+		rv = dq_client_exec_sql(c, sql.data, p, (unsigned)(k * MSG_COLS), NULL);
 	}
-	for (size_t off = 0; off < n && rv == PAT_OK; off += FTS_ROWS_PER_INSERT) {
-		size_t k = n - off < FTS_ROWS_PER_INSERT ? n - off : FTS_ROWS_PER_INSERT;
-
-		buf_reset(&sql);
-		buf_append_str(&sql, "INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES ");
-		for (size_t i = 0; i < k; i++) {
-			const struct store_message *m = todo[off + i];
-			struct buf *a = &addresses[off + i];
-
-			buf_printf(a, "%s %s %s %s %s %s %s", m->mail_from ? m->mail_from : "", m->rcpt_to ? m->rcpt_to : "",
-				   m->from ? m->from : "", m->to ? m->to : "", m->cc ? m->cc : "", m->bcc ? m->bcc : "",
-				   m->reply_to ? m->reply_to : "");
-			p[4 * i] = dq_int(rowids[off + i]);
-			p[4 * i + 1] = text_or_empty(m->subject);
-			p[4 * i + 2] = dq_text(buf_str(a));
-			p[4 * i + 3] = text_or_empty(m->body_text);
-			buf_append_str(&sql, i ? ", (?, ?, ?, ?)" : "(?, ?, ?, ?)");
-		}
-		if (sql.data == NULL) {
-			rv = err_set(err, PAT_ENOMEM, "out of memory");
-			break;
-		}
-		rv = dq_client_exec_sql(c, sql.data, p, (unsigned)(4 * k), NULL);
-	}
-out:
-	for (size_t i = 0; addresses != NULL && i < b->n; i++)
-		buf_free(&addresses[i]);
-	mem_free(addresses);
-	mem_free(present);
-	mem_free(todo);
-	mem_free(rowids);
-	mem_free(p);
 	buf_free(&sql);
 	return rv;
 }
@@ -367,9 +310,13 @@ int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n
 	struct batch b = { m, n };
 
 	err_clear(err);
+	for (size_t i = 0; i < n; i++)
+		if (m[i].tenant == NULL || m[i].tenant[0] == '\0' || !ulid_valid(m[i].id) || m[i].raw == NULL)
+			return err_set(err, PAT_EINVAL, "message %zu of the batch has no tenant, a bad id or no raw data", i + 1);
 	if (n == 0)
 		return PAT_OK;
-	return run_tx(l, put_rows, &b, err);
+	/* A batch that fits one statement needs no BEGIN and COMMIT. */
+	return run_in(l, put_rows, &b, n <= MSG_ROWS_PER_INSERT, err);
 }
 
 #define COLUMNS \
@@ -556,14 +503,10 @@ static int delete_rows(struct dq_client *c, void *data, struct pat_err *err)
 	int rv;
 
 	(void)err;
-	rv = dq_client_exec_sql(c, d->id != NULL
-				       ? "DELETE FROM messages_fts WHERE rowid IN (SELECT seq FROM messages WHERE tenant = ? AND id = ?)"
-				       : "DELETE FROM messages_fts WHERE rowid IN (SELECT seq FROM messages WHERE tenant = ?)",
-				p, n, NULL);
-	if (rv == PAT_OK)
-		rv = dq_client_exec_sql(c, d->id != NULL ? "DELETE FROM messages WHERE tenant = ? AND id = ?"
-							 : "DELETE FROM messages WHERE tenant = ?",
-					p, n, &r);
+	/* The messages_fts_delete trigger takes the rows out of the search index. */
+	rv = dq_client_exec_sql(c, d->id != NULL ? "DELETE FROM messages WHERE tenant = ? AND id = ?"
+						 : "DELETE FROM messages WHERE tenant = ?",
+				p, n, &r);
 	if (rv == PAT_OK)
 		d->deleted = (int64_t)r.rows_affected;
 	return rv;

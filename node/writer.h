@@ -41,6 +41,7 @@ struct writer_stats {
 	uint64_t rows;     /* messages acknowledged */
 	uint64_t failed;   /* messages reported failed */
 	uint64_t largest;  /* most messages in one batch */
+	uint64_t commit_ns; /* time spent in committed transactions */
 };
 
 struct writer {

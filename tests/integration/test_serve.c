@@ -1,10 +1,10 @@
 /* Integration tests of `pat serve` over SMTP: conversations with pipelining, malformed and
- * out-of-order commands, limits, AUTH, UTF-8 addresses, a real client (Python's smtplib), the
- * corpus stored byte for byte, and every acknowledged message surviving a kill -9. */
+ * out-of-order commands, limits, AUTH, UTF-8 addresses, real clients (Python's smtplib,
+ * pat sendmail, pat load), and every acknowledged message surviving a kill -9. The corpus
+ * round trip is in test_corpus.c. */
 #include "tests/lib/testutil.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -641,91 +641,56 @@ static void sendmail_delivers(void **state)
 	free(big);
 }
 
-/* Send raw (LF line ends) with CRLF and dot-stuffing; return the queued id. */
-static void send_raw(struct conn *c, const char *raw, size_t len, char *id, size_t n)
+/* pat load sends real SMTP to the gateway; every message it counts as accepted is stored. */
+static void load_sends_and_reports(void **state)
 {
-	struct buf out = BUF_INIT;
-	bool line_start = true;
-	char *r;
-
-	for (size_t i = 0; i < len; i++) {
-		if (line_start && raw[i] == '.')
-			buf_append_char(&out, '.');
-		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
-			buf_append_char(&out, '\r');
-		buf_append_char(&out, raw[i]);
-		line_start = raw[i] == '\n';
-	}
-	if (!line_start)
-		buf_append_str(&out, "\r\n");
-	SEND(c, "MAIL FROM:<corpus@example.com>\r\nRCPT TO:<qa@example.com>\r\nDATA\r\n");
-	expect(c, "250");
-	expect(c, "250");
-	expect(c, "354");
-	conn_send(c, out.data, out.len);
-	SEND(c, ".\r\n");
-	r = conn_reply(c);
-	if (sscanf(r, "250 2.0.0 Ok: queued as %63s", id) != 1)
-		fail_msg("not stored: %s", r);
-	(void)n;
-	free(r);
-	buf_free(&out);
-}
-
-static void corpus_round_trips_byte_for_byte(void **state)
-{
-	char corpus[4096];
+	const char *ok[] = { tu_pat_bin(), "load", "--smtp", smtp_address, "--connections", "4", "--messages", "200",
+			     "--size", "2KiB", NULL };
+	const char *json[] = { tu_pat_bin(), "load", "--smtp", smtp_address, "--connections", "2", "--messages", "10",
+			       "--json", NULL };
+	const char *small[] = { tu_pat_bin(), "load", "--size", "10", NULL };
+	const char *zero[] = { tu_pat_bin(), "load", "--connections", "0", NULL };
+	const char *extra[] = { tu_pat_bin(), "load", "now", NULL };
+	const char *closed[] = { tu_pat_bin(), "load", "--smtp", "127.0.0.1:1", "--messages", "3", NULL };
 	struct dq_leader l;
-	struct conn c;
-	DIR *d;
-	struct dirent *e;
-	int files = 0;
+	struct pat_err err;
+	struct tu_proc p;
+	int64_t before, after, unread;
 
 	(void)state;
-	snprintf(corpus, sizeof corpus, "%s/../shared/corpus/cpython-email", tu_source_dir());
-	d = opendir(corpus);
-	if (d == NULL)
-		fail_msg("no corpus at %s", corpus);
 	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
-	hello(&c);
-	while ((e = readdir(d)) != NULL) {
-		char path[4400], id[64];
-		struct store_row row;
-		struct pat_err err;
-		struct buf want = BUF_INIT;
-		uint8_t *raw;
-		size_t len, rlen;
-		char *text;
-
-		if (e->d_name[0] == '.' || !str_has_suffix(e->d_name, ".txt"))
-			continue;
-		snprintf(path, sizeof path, "%s/%s", corpus, e->d_name);
-		text = tu_read_file(path, &len);
-		send_raw(&c, text, len, id, sizeof id);
-		/* What was sent: CRLF line ends, ending in a line end. */
-		for (size_t i = 0; i < len; i++) {
-			if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r'))
-				buf_append_char(&want, '\r');
-			buf_append_char(&want, text[i]);
-		}
-		if (len > 0 && text[len - 1] != '\n')
-			buf_append_str(&want, "\r\n");
-		assert_int_equal(store_get(&l, "default", id, &row, &err), PAT_OK);
-		assert_int_equal(store_unpack_raw(row.m.raw, row.m.raw_len, 1 << 24, &raw, &rlen, &err), PAT_OK);
-		assert_true(rlen > want.len);
-		if (memcmp(raw + rlen - want.len, want.data, want.len) != 0)
-			fail_msg("%s was not stored byte for byte", e->d_name);
-		assert_true(strncmp((char *)raw, "Received: ", 10) == 0);
-		mem_free(raw);
-		store_row_free(&row);
-		buf_free(&want);
-		free(text);
-		files++;
-	}
-	closedir(d);
-	conn_close(&c);
+	assert_int_equal(store_count(&l, "default", &before, &unread, &err), PAT_OK);
+	tu_run(&p, ok, NULL, NULL);
+	if (p.status != 0)
+		fail_msg("pat load failed (%d): %s", p.status, p.err);
+	assert_contains(p.out, "200 of 200 messages of 2048 bytes accepted");
+	assert_contains(p.out, "accept latency p50");
+	tu_proc_free(&p);
+	assert_int_equal(store_count(&l, "default", &after, &unread, &err), PAT_OK);
+	assert_int_equal(after - before, 200);
+	tu_run(&p, json, NULL, NULL);
+	assert_int_equal(p.status, 0);
+	assert_contains(p.out, "\"accepted\": 10,");
+	assert_contains(p.out, "\"messages_per_second\": ");
+	tu_proc_free(&p);
+	tu_run(&p, small, NULL, NULL);
+	assert_int_equal(p.status, 2);
+	assert_contains(p.err, "--size must be a size from 256 bytes");
+	tu_proc_free(&p);
+	tu_run(&p, zero, NULL, NULL);
+	assert_int_equal(p.status, 2);
+	assert_contains(p.err, "--connections must be a whole number from 1 to 1000, not '0'");
+	tu_proc_free(&p);
+	tu_run(&p, extra, NULL, NULL);
+	assert_int_equal(p.status, 2);
+	assert_contains(p.err, "unexpected argument 'now'");
+	tu_proc_free(&p);
+	tu_run(&p, closed, NULL, NULL);
+	assert_int_equal(p.status, 1);
+	assert_contains(p.out, "0 of 3 messages");
+	assert_contains(p.err, "cannot connect");
+	tu_proc_free(&p);
 	dq_leader_close(&l);
-	assert_true(files >= 30);
 }
 
 /* ---- crash ---- */
@@ -811,7 +776,7 @@ int main(void)
 		cmocka_unit_test(a_real_client_sends),
 		cmocka_unit_test(starttls_with_a_real_client),
 		cmocka_unit_test(sendmail_delivers),
-		cmocka_unit_test(corpus_round_trips_byte_for_byte),
+		cmocka_unit_test(load_sends_and_reports),
 		cmocka_unit_test(acknowledged_messages_survive_kill_9),
 	};
 	return cmocka_run_group_tests_name("pat serve over SMTP", tests, setup, teardown);

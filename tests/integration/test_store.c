@@ -286,6 +286,62 @@ static void backup_and_restore_keep_search(void **state)
 	free(m);
 }
 
+/* A database written by a release with schema 2 (the search index kept its own copy of the
+ * text) is upgraded in place: its mail stays searchable and deletes still reach the index. */
+static void schema_2_data_is_upgraded(void **state)
+{
+	static const char v2[] =
+		"CREATE TABLE pat_schema (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);"
+		"CREATE TABLE tenants (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);"
+		"CREATE TABLE messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,"
+		" received_at INTEGER NOT NULL, helo TEXT NOT NULL, mail_from TEXT NOT NULL, rcpt_to TEXT NOT NULL,"
+		" from_hdr TEXT NOT NULL, to_hdr TEXT NOT NULL, cc_hdr TEXT NOT NULL, bcc_hdr TEXT NOT NULL,"
+		" reply_to TEXT NOT NULL, subject TEXT NOT NULL, message_id TEXT NOT NULL, date_hdr TEXT NOT NULL,"
+		" size INTEGER NOT NULL, attachments INTEGER NOT NULL, snippet TEXT NOT NULL, tags TEXT NOT NULL,"
+		" is_read INTEGER NOT NULL, region TEXT NOT NULL, gateway TEXT NOT NULL, raw BLOB NOT NULL);"
+		"CREATE INDEX messages_by_tenant ON messages (tenant, id);"
+		"CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, at INTEGER NOT NULL,"
+		" actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL,"
+		" prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
+		"CREATE INDEX audit_by_tenant ON audit_log (tenant, seq);"
+		"CREATE VIRTUAL TABLE messages_fts USING fts5(subject, addresses, body,"
+		" tokenize = 'unicode61 remove_diacritics 2');"
+		"INSERT INTO pat_schema VALUES (1, 0), (2, 0);"
+		"INSERT INTO messages VALUES (7, '01JDZZZZZZZZZZZZZZZZZZZZZZ', 'old-co', 1, 'h', 'a@example.com',"
+		" 'b@example.com', 'a@example.com', 'b@example.com', '', '', '', 'an old order', '', '', 10, 0, 'x',"
+		" '', 0, 'local', 'gw', x'00');"
+		"INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (7, 'an old order',"
+		" 'a@example.com b@example.com', 'three kumquats');";
+	struct tc_cluster old;
+	struct dq_leader ol;
+	struct store_row *rows;
+	struct pat_err err;
+	size_t n;
+	int version = 0;
+
+	(void)state;
+	tc_init(&old, 1, NULL);
+	tc_start(&old, 0, NULL);
+	assert_int_equal(dq_leader_init(&ol, old.seeds, "pat", 5000, 15000), PAT_OK);
+	assert_int_equal(dq_leader_exec_sql(&ol, v2, NULL, 0, NULL), PAT_OK);
+	assert_int_equal(store_migrate(&ol, &version, &err), PAT_OK);
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
+	assert_int_equal(store_search(&ol, "old-co", "kumquats", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].m.subject, "an old order");
+	store_rows_free(rows, n);
+	assert_int_equal(store_search(&ol, "old-co", "\"b@example.com\"", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	store_rows_free(rows, n);
+	assert_int_equal(store_delete(&ol, "old-co", "01JDZZZZZZZZZZZZZZZZZZZZZZ", &err), PAT_OK);
+	assert_int_equal(store_search(&ol, "old-co", "kumquats", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 0);
+	store_rows_free(rows, n);
+	dq_leader_close(&ol);
+	assert_int_equal(tc_stop(&old, 0, SIGTERM), 0);
+	tc_close(&old);
+}
+
 static void audit_chain_catches_tampering(void **state)
 {
 	struct pat_err err;
@@ -337,6 +393,7 @@ int main(void)
 		cmocka_unit_test(a_bad_message_fails_the_whole_batch),
 		cmocka_unit_test(search_finds_subject_addresses_and_body),
 		cmocka_unit_test(backup_and_restore_keep_search),
+		cmocka_unit_test(schema_2_data_is_upgraded),
 		cmocka_unit_test(audit_chain_catches_tampering),
 	};
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);
