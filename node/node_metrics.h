@@ -23,8 +23,8 @@ struct node_metrics {
 const struct node_metrics *node_metrics(void);
 
 /* What the roles check learnt: whether this node leads and, when it does, how many members
- * hold each role (by enum dq_role). A node that does not lead reports 0 members, so that a sum
- * over the cluster's nodes counts each member once. */
+ * hold each role (by enum dq_role; NULL when it does not lead). A node that does not lead
+ * reports 0 members, so that a sum over the cluster's nodes counts each member once. */
 void node_metrics_cluster(bool leads, const unsigned members_by_role[3]);
 
 #endif
