@@ -1,18 +1,23 @@
-/* cmd_anomaly: `pat anomaly score FILE.csv`: fit an isolation forest on a file's feature
- * columns and print one score per row, in row order (higher = more anomalous). When the file
- * has a `label` column it is left out of fitting and the ROC AUC goes to stderr. */
+/* cmd_anomaly: `pat anomaly watch`: the anomaly service (ml/watch.h) with its [anomaly]
+ * configuration, until SIGTERM or SIGINT. `pat anomaly score FILE.csv`: fit an isolation forest
+ * on a file's feature columns and print one score per row, in row order (higher = more
+ * anomalous). When the file has a `label` column it is left out of fitting and the ROC AUC goes
+ * to stderr. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "lib/err.h"
+#include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/units.h"
 #include "ml/dataset.h"
 #include "ml/iforest.h"
 #include "ml/roc.h"
+#include "ml/watch.h"
 
 /* Indexes in anomaly_options (commands.c). */
 #define OPT_TREES 0
@@ -28,6 +33,54 @@ static int number(const char *flag, const char *text, int64_t min, int64_t max, 
 	return PAT_EINVAL;
 }
 
+static volatile sig_atomic_t stop_watching;
+
+static void on_stop(int signum)
+{
+	(void)signum;
+	stop_watching = 1;
+}
+
+static int watch(struct cli_args *args)
+{
+	struct pat_settings s;
+	struct conf c;
+	struct pat_err err;
+	struct sigaction sa;
+	int rv;
+
+	if (args->n_positional != 1) {
+		fprintf(stderr, "pat anomaly watch: unexpected argument '%s' (see 'pat anomaly --help')\n", args->positional[1]);
+		return CLI_EXIT_USAGE;
+	}
+	if ((rv = cli_load_config(args, SETTINGS_ROLE_ANOMALY, "pat anomaly watch", &c, &s)) == CLI_EXIT_OK) {
+		int64_t windows = s.anomaly.retrain_interval / s.anomaly.interval;
+		struct watch_options o = {
+			.targets = s.anomaly.watch,
+			.interval_ms = s.anomaly.interval,
+			.detector = { .baseline_windows = (size_t)s.anomaly.baseline_windows,
+				      .retrain_every = (size_t)(windows > 0 ? windows : 1),
+				      .threshold = strtod(s.anomaly.threshold, NULL), .seed = 42 },
+			.sinks = { .alertmanager_url = s.anomaly.alertmanager_url, .webhook_url = s.anomaly.webhook_url,
+				   .hook_command = s.anomaly.hook_command, .hook_url = s.anomaly.hook_url,
+				   .hook_min_interval_ms = s.anomaly.hook_min_interval,
+				   .hook_timeout_ms = (int)s.anomaly.hook_timeout },
+		};
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_stop;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		signal(SIGPIPE, SIG_IGN);
+		if (watch_run(&o, &stop_watching, &err) != PAT_OK) {
+			fprintf(stderr, "pat anomaly watch: %s\n", err.msg);
+			rv = CLI_EXIT_FAILURE;
+		}
+	}
+	conf_close(&c);
+	return rv;
+}
+
 int cli_cmd_anomaly(struct cli_args *args)
 {
 	struct iforest_params p = { IFOREST_DEFAULT_TREES, IFOREST_DEFAULT_SAMPLE, 42 };
@@ -40,12 +93,14 @@ int cli_cmd_anomaly(struct cli_args *args)
 	int rv = CLI_EXIT_FAILURE;
 
 	if (action == NULL) {
-		fprintf(stderr, "pat anomaly: the anomaly service is not available in this build of Pat yet; "
-				"'pat anomaly score FILE.csv' scores a file (see 'pat anomaly --help')\n");
+		fprintf(stderr, "pat anomaly: missing action: expected watch (the anomaly service) or score FILE.csv "
+				"(see 'pat anomaly --help')\n");
 		return CLI_EXIT_USAGE;
 	}
+	if (strcmp(action, "watch") == 0)
+		return watch(args);
 	if (strcmp(action, "score") != 0) {
-		fprintf(stderr, "pat anomaly: unknown action '%s': expected score (see 'pat anomaly --help')\n", action);
+		fprintf(stderr, "pat anomaly: unknown action '%s': expected watch or score (see 'pat anomaly --help')\n", action);
 		return CLI_EXIT_USAGE;
 	}
 	if (args->n_positional != 2) {

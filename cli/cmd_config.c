@@ -14,6 +14,7 @@ static const struct {
 	{ "node", SETTINGS_ROLE_NODE, "pat node" },
 	{ "gateway", SETTINGS_ROLE_GATEWAY, "pat gateway" },
 	{ "serve", SETTINGS_ROLE_SERVE, "pat serve" },
+	{ "anomaly", SETTINGS_ROLE_ANOMALY, "pat anomaly watch" },
 };
 
 int cli_cmd_config(struct cli_args *args)
@@ -42,7 +43,7 @@ int cli_cmd_config(struct cli_args *args)
 			if (strcmp(role_name, roles[i].name) == 0)
 				role = roles[i].role, who = roles[i].who;
 		if (role == 0) {
-			fprintf(stderr, "pat config: unknown role '%s': expected node, gateway or serve (see 'pat config --help')\n", role_name);
+			fprintf(stderr, "pat config: unknown role '%s': expected node, gateway, serve or anomaly (see 'pat config --help')\n", role_name);
 			return CLI_EXIT_USAGE;
 		}
 	}

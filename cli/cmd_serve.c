@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "gateway/api.h"
 #include "gateway/http.h"
+#include "gateway/gateway_metrics.h"
 #include "gateway/ingest.h"
 #include "gateway/smtp.h"
 #include "gateway/tenants.h"
@@ -30,6 +31,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "node/duties.h"
+#include "node/node_metrics.h"
 #include "node/server.h"
 #include "node/store.h"
 #include "node/writer.h"
@@ -169,6 +171,9 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 	else
 		gethostname(hostname, sizeof hostname - 1);
 	ingest_global_init();
+	/* Every family is in the registry from the start, so /metrics shows zeros, not gaps. */
+	gateway_metrics_build_info(cli_version(), cli_commit());
+	node_metrics();
 	{
 		struct dq_leader l;
 

@@ -48,6 +48,7 @@ static const struct cli_option anomaly_options[] = {
 	{ "--trees", "N", NULL, "score: trees in the forest (default 100)" },
 	{ "--sample", "N", NULL, "score: rows per tree, psi (default 256)" },
 	{ "--seed", "S", NULL, "score: random seed (default 42)" },
+	{ "--watch", "URL,...", "anomaly.watch", "watch: metrics URLs to scrape" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -61,7 +62,7 @@ static const struct cli_option load_options[] = {
 };
 
 static const struct cli_option config_options[] = {
-	{ "--role", "ROLE", NULL, "also check what ROLE needs: node, gateway or serve" },
+	{ "--role", "ROLE", NULL, "also check what ROLE needs: node, gateway, serve or anomaly" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -93,14 +94,17 @@ const struct cli_command cli_commands[] = {
 	  "Run a compliance job against the cluster: mask personal data, enforce retention, export or\n"
 	  "erase a data subject's mail, verify the audit chain, or write a GDPR or HIPAA report.",
 	  NULL, NULL, true },
-	{ "anomaly", "score [OPTIONS] FILE.csv", "score a CSV file with an isolation forest (the live detector is not in this build yet)",
+	{ "anomaly", "watch|score FILE.csv [OPTIONS]", "watch gateways' metrics for anomalies; score a CSV file",
+	  "watch            scrape the gateways' /metrics ([anomaly] watch) every [anomaly] interval,\n"
+	  "                 learn their normal behaviour with isolation forests, and send each\n"
+	  "                 anomaly (traffic spike or drop, latency degradation, error-rate increase,\n"
+	  "                 queue growth) to Alertmanager, a webhook and scaling hooks ([anomaly]\n"
+	  "                 keys, docs/CONFIGURATION.md). Runs until SIGTERM or SIGINT.\n"
 	  "score FILE.csv   fit an isolation forest on the file's numeric columns (a header row, then\n"
 	  "                 numbers) and print one score per row, in order; higher is more anomalous.\n"
 	  "                 A column named label (1 = anomaly) is left out of fitting, and the ROC AUC\n"
-	  "                 of the scores against it is printed on stderr.\n"
-	  "The detector that watches the gateways' metrics, alerts and runs scaling hooks is not in\n"
-	  "this build yet.",
-	  anomaly_options, cli_cmd_anomaly, false },
+	  "                 of the scores against it is printed on stderr.",
+	  anomaly_options, cli_cmd_anomaly, true },
 	{ "cluster", "status|transfer ID|remove ID|backup FILE|restore FILE [OPTIONS]",
 	  "inspect and change cluster membership; back up and restore",
 	  "status         members with role, region, weight and reachability, and the leader\n"

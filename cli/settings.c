@@ -2,6 +2,7 @@
  * defaults give a working single-node Pat on loopback with no file at all. */
 #include "cli/settings.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/addr.h"
@@ -105,6 +106,29 @@ const struct conf_key settings_keys[] = {
 	  .help = "bytes waiting for the writer before SMTP stops reading from clients" },
 	{ "store", "commit_timeout", CONF_DURATION, F(store.commit_timeout), "10s", 100, 10 * MIN,
 	  .help = "how long a commit may take before its messages are answered 451" },
+
+	{ "anomaly", "watch", CONF_STRING, F(anomaly.watch), NULL, .required = SETTINGS_ROLE_ANOMALY,
+	  .help = "metrics URLs the detector scrapes, comma-separated (http://gateway:8025/metrics,...)" },
+	{ "anomaly", "interval", CONF_DURATION, F(anomaly.interval), "10s", 100, HOUR,
+	  .help = "time between two scrapes of a target: the length of one window" },
+	{ "anomaly", "baseline_windows", CONF_INT, F(anomaly.baseline_windows), "360", 8, 100000,
+	  .help = "recent windows the detector keeps as its baseline (360 x 10s = one hour)" },
+	{ "anomaly", "retrain_interval", CONF_DURATION, F(anomaly.retrain_interval), "5m", 100, 24 * HOUR,
+	  .help = "how often the isolation forests are trained again on the baseline" },
+	{ "anomaly", "threshold", CONF_STRING, F(anomaly.threshold), "0.6",
+	  .help = "forest score (between 0 and 1) from which a departed window is an anomaly" },
+	{ "anomaly", "alertmanager_url", CONF_STRING, F(anomaly.alertmanager_url), NULL,
+	  .help = "Alertmanager's base URL (http://host:9093); anomalies are POSTed to /api/v2/alerts" },
+	{ "anomaly", "webhook_url", CONF_STRING, F(anomaly.webhook_url), NULL,
+	  .help = "URL every anomaly record is POSTed to as JSON" },
+	{ "anomaly", "hook_command", CONF_PATH, F(anomaly.hook_command), NULL,
+	  .help = "executable run with the anomaly record on its standard input (a scaling hook)" },
+	{ "anomaly", "hook_url", CONF_STRING, F(anomaly.hook_url), NULL,
+	  .help = "URL the anomaly record is POSTed to when a scaling hook is due" },
+	{ "anomaly", "hook_min_interval", CONF_DURATION, F(anomaly.hook_min_interval), "5m", 0, 24 * HOUR,
+	  .help = "least time between two scaling hooks for the same kind of anomaly" },
+	{ "anomaly", "hook_timeout", CONF_DURATION, F(anomaly.hook_timeout), "30s", 100, HOUR,
+	  .help = "how long the hook command may run before it is killed" },
 };
 
 const size_t settings_n_keys = sizeof settings_keys / sizeof settings_keys[0];
@@ -137,6 +161,47 @@ static int same_as_self(const struct addr_hostport *a, void *data)
 	return PAT_OK;
 }
 
+/* A URL key must name a scheme from `schemes` ("http://", ...; NULL-terminated). For a list,
+ * every comma-separated item must. */
+static void check_urls(struct conf *c, const char *key, const char *value, const char *const *schemes, const char *expected)
+{
+	while (value != NULL && *value != '\0') {
+		size_t len = strcspn(value, ","), i;
+
+		for (i = 0; schemes[i] != NULL; i++)
+			if (len > strlen(schemes[i]) && strncmp(value, schemes[i], strlen(schemes[i])) == 0)
+				break;
+		if (schemes[i] == NULL) {
+			conf_key_error(c, (size_t)conf_find(c, "anomaly", key), "\"%.*s\" is not a URL; expected %s",
+				       (int)len, value, expected);
+			return;
+		}
+		value += len;
+		if (*value == ',')
+			value++;
+	}
+}
+
+static void anomaly_rules(struct conf *c, const struct pat_settings *s)
+{
+	static const char *const web[] = { "http://", "https://", NULL };
+	static const char *const scrape[] = { "http://", "https://", "file://", NULL };
+	char *end;
+	double t;
+
+	check_urls(c, "watch", s->anomaly.watch, scrape, "http(s)://HOST:PORT/metrics or file:///PATH, comma-separated");
+	check_urls(c, "alertmanager_url", s->anomaly.alertmanager_url, web, "http://HOST:PORT or https://...");
+	check_urls(c, "webhook_url", s->anomaly.webhook_url, web, "http://... or https://...");
+	check_urls(c, "hook_url", s->anomaly.hook_url, web, "http://... or https://...");
+	if (s->anomaly.threshold != NULL) {
+		t = strtod(s->anomaly.threshold, &end);
+		if (end == s->anomaly.threshold || *end != '\0' || !(t > 0 && t < 1))
+			conf_key_error(c, (size_t)conf_find(c, "anomaly", "threshold"),
+				       "\"%s\" is not a score; expected a number between 0 and 1 such as 0.6",
+				       s->anomaly.threshold);
+	}
+}
+
 int settings_rules(struct conf *c, void *data)
 {
 	const struct pat_settings *s = c->target;
@@ -144,6 +209,7 @@ int settings_rules(struct conf *c, void *data)
 	(void)data;
 	pair(c, "smtp");
 	pair(c, "http");
+	anomaly_rules(c, s);
 	if (s->smtp.auth == SMTP_AUTH_USERS && s->smtp.users.path == NULL)
 		conf_key_error(c, (size_t)conf_find(c, "smtp", "auth"),
 			       "auth = users needs the users; set [smtp] users_file to a file of user:password lines");

@@ -12,6 +12,7 @@
 #define SETTINGS_ROLE_NODE 0x1u
 #define SETTINGS_ROLE_GATEWAY 0x2u
 #define SETTINGS_ROLE_SERVE 0x4u
+#define SETTINGS_ROLE_ANOMALY 0x8u
 
 /* Auth modes of the SMTP listener. */
 enum settings_smtp_auth { SMTP_AUTH_OFF, SMTP_AUTH_ANY, SMTP_AUTH_USERS };
@@ -71,6 +72,19 @@ struct pat_settings {
 		uint64_t queue_max_bytes;  /* bytes waiting for the writer before SMTP stops reading */
 		int64_t commit_timeout;    /* ms before a commit counts as failed (451) */
 	} store;
+	struct {
+		char *watch;               /* metrics URLs the detector scrapes, comma-separated */
+		int64_t interval;          /* ms between scrapes (one window) */
+		int64_t baseline_windows;  /* windows in the rolling baseline */
+		int64_t retrain_interval;  /* ms between retrainings */
+		char *threshold;           /* forest score from which a window is anomalous, as written */
+		char *alertmanager_url;    /* Alertmanager's base URL */
+		char *webhook_url;         /* receives every anomaly record */
+		char *hook_command;        /* executable run with the record on stdin */
+		char *hook_url;            /* receives the record when a hook is due */
+		int64_t hook_min_interval; /* ms between two hook runs for one kind */
+		int64_t hook_timeout;      /* ms before the hook command is killed */
+	} anomaly;
 };
 
 extern const struct conf_key settings_keys[];

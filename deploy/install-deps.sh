@@ -13,6 +13,14 @@
 # It is idempotent: when every package is present it prints nothing and touches nothing.
 # Installing needs root (or password-less sudo); without either it names what is missing and
 # exits 1.
+#
+# Some packages ship a daemon (prometheus, prometheus-alertmanager: the tests start their own
+# copies on loopback). Their install must not start it, whether or not systemd runs on the
+# machine: for the length of the apt-get install the script puts a policy-rc.d in place
+# (/usr/sbin/policy-rc.d, exit status 101 = "action forbidden", which invoke-rc.d and
+# deb-systemd-invoke obey) and removes it afterwards, also when interrupted. An existing
+# policy-rc.d belongs to the administrator and is used as it is, never replaced or removed.
+# PAT_POLICY_RC_D names another path (for the installer's own tests).
 set -eu
 
 PACKAGES="
@@ -35,6 +43,8 @@ swaks
 libh2o-dev
 libwslay-dev
 npm
+prometheus
+prometheus-alertmanager
 "
 # Optional groups, installed only when asked for with --with GROUP.
 PACKAGES_BENCH="
@@ -77,7 +87,7 @@ while [ $# -gt 0 ]; do
 		esac
 		shift ;;
 	-h|--help)
-		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	*)
 		echo "$me: unknown option '$1' (expected --check, --list, --with GROUP or --help)" >&2
@@ -116,6 +126,26 @@ fi
 
 echo "$me: installing: $missing"
 export DEBIAN_FRONTEND=noninteractive
+# No package may start a service while we install: see the header.
+policy=${PAT_POLICY_RC_D:-/usr/sbin/policy-rc.d}
+made_policy=""
+remove_policy() {
+	if [ -n "$made_policy" ]; then
+		$as rm -f "$policy"
+		made_policy=""
+	fi
+}
+if [ ! -e "$policy" ] && [ ! -L "$policy" ]; then
+	if printf '#!/bin/sh\n# Written by Pat'"'"'s install-deps.sh for the length of one apt-get install.\nexit 101\n' |
+		$as tee "$policy" >/dev/null && $as chmod 755 "$policy"; then
+		made_policy=1
+		trap remove_policy EXIT
+		trap 'remove_policy; exit 130' INT TERM HUP
+	else
+		$as rm -f "$policy" 2>/dev/null || true
+		echo "$me: warning: cannot write $policy; package installs may start their services" >&2
+	fi
+fi
 # The package lists are refreshed only because something is missing.
 if ! $as apt-get update -qq; then
 	echo "$me: apt-get update failed; check the network and /etc/apt/sources.list" >&2
@@ -126,6 +156,7 @@ if ! $as apt-get install -y -qq --no-install-recommends $missing >/dev/null; the
 	echo "$me: apt-get install failed for: $missing" >&2
 	exit 1
 fi
+remove_policy
 still=$(missing_packages | tr '\n' ' ' | sed 's/ *$//')
 if [ -n "$still" ]; then
 	echo "$me: still missing after install: $still" >&2

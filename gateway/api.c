@@ -11,6 +11,7 @@
 #include "gateway/relay.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/metrics.h"
 #include "lib/str.h"
 #include "lib/ulid.h"
 #include "node/store.h"
@@ -81,6 +82,21 @@ static void get_healthz(struct http_call *c, struct dq_leader *l)
 {
 	(void)l;
 	http_reply_json(c, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Prometheus text: this process's metrics (gateway, and the node's in pat serve). */
+static void get_metrics(struct http_call *c, struct dq_leader *l)
+{
+	struct buf out = BUF_INIT;
+
+	(void)l;
+	if (metrics_render(&out) != PAT_OK) {
+		buf_free(&out);
+		http_reply_error(c, 500, "the metrics could not be rendered");
+		return;
+	}
+	http_reply_bytes(c, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len, NULL);
+	buf_free(&out);
 }
 
 static void get_readyz(struct http_call *c, struct dq_leader *l)
@@ -456,6 +472,7 @@ const struct http_route api_routes[] = {
 	/* method, pattern, handler, store, open, query, events */
 	{ "GET", "/healthz", get_healthz, false, true, NULL, HTTP_EVENTS_NONE },
 	{ "GET", "/readyz", get_readyz, true, true, NULL, HTTP_EVENTS_NONE },
+	{ "GET", "/metrics", get_metrics, false, true, NULL, HTTP_EVENTS_NONE },
 	{ "GET", "/api/v2/messages", get_v2_messages, true, false, "start,limit", HTTP_EVENTS_NONE },
 	{ "GET", "/api/v2/search", get_v2_search, true, false, "kind,query,start,limit", HTTP_EVENTS_NONE },
 	{ "GET", "/api/v2/websocket", NULL, false, false, NULL, HTTP_EVENTS_WEBSOCKET },

@@ -20,6 +20,7 @@
  * job is answered. The h2o context is disposed of after the loop has ended.
  *
  * Live event streams are in http_events.c. */
+#include "gateway/gateway_metrics.h"
 #include "gateway/http_private.h"
 
 #include <stdarg.h>
@@ -30,6 +31,7 @@
 #include "lib/addr.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/timeutil.h"
 #include "lib/str.h"
 
 #define MAX_PATH 4096
@@ -311,6 +313,10 @@ void http__job_finish(struct http_job *j)
 					   j->call.req.path ? j->call.req.path : "?", r->status, r->body.data, r->body.len);
 		req->res.content_length = r->body.len;
 		h2o_send_inline(req, r->body.data != NULL ? r->body.data : "", r->body.len);
+		/* Routes by pattern, so that ids in paths cannot grow the label sets. */
+		gateway_metrics_api_request(j->route != NULL ? j->route->pattern : "unmatched",
+					    j->call.req.method != NULL ? j->call.req.method : "?", r->status,
+					    (double)(time_mono_ns() - j->start_ns) / 1e9);
 	}
 	http__job_free(j);
 }
@@ -701,6 +707,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct http_server *s = ((struct route_handler *)self)->server;
 	struct http_job *j = mem_calloc(1, sizeof *j);
+
+	if (j != NULL)
+		j->start_ns = time_mono_ns();
 
 	if (j == NULL) {
 		h2o_send_error_500(req, "Internal Server Error", "out of memory", 0);

@@ -37,6 +37,7 @@ struct http_job {
 	char *owned[JOB_MAX_OWNED];   /* strings call.req points to */
 	size_t n_owned;
 	struct http_job *next;        /* queue links */
+	int64_t start_ns;             /* when the request arrived (pat_api_requests_duration_seconds) */
 	/* A live event to render instead of a request: */
 	bool is_event;
 	char *event_tenant, *event_id;

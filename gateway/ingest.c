@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway/gateway_metrics.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -55,6 +56,8 @@ static void written(struct writer_item *item, int status)
 	memcpy(id, item->m.id, sizeof id);
 	if (status == PAT_OK && j->in->stored != NULL)
 		j->in->stored(j->in->stored_data, item->m.tenant, id);
+	if (status == PAT_OK)
+		gateway_metrics_received(item->m.tenant, item->m.region);
 	smtp_delivery_done(j->server, j->delivery, status, id, status == PAT_OK ? "" : err_name(status));
 	job_free(j);
 }

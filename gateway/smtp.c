@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/gateway_metrics.h"
 #include "lib/addr.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "lib/timeutil.h"
 
 #define LINE_MAX_COMMAND 4096 /* a command line (RFC 5321 asks for 512, extensions need more) */
 #define READ_CHUNK 65536
@@ -56,6 +58,7 @@ struct smtp_session {
 	struct buf rcpt_to;
 	unsigned n_rcpt;
 	struct smtp_delivery delivery;
+	int64_t data_end_ns;         /* when the message being delivered ended (monotonic) */
 	SSL *ssl;                    /* after STARTTLS: the TLS session */
 	BIO *net_in, *net_out;       /* ciphertext from and to the network */
 	char raw[READ_CHUNK];        /* ciphertext just read */
@@ -123,6 +126,7 @@ static void reply(struct smtp_session *se, const char *fmt, ...)
 	}
 	if (b.data[0] == '5')
 		se->s->stats.rejected++;
+	gateway_metrics_smtp_reply(b.data);
 	if (se->ssl != NULL) {
 		if (SSL_write(se->ssl, b.data, (int)b.len) <= 0)
 			se->closing = true;
@@ -166,6 +170,7 @@ static void session_close(struct smtp_session *se)
 	if (se->next != NULL)
 		se->next->prev = se->prev;
 	s->stats.open--;
+	metric_add(gateway_metrics()->sessions, -1);
 	uv_timer_stop(&se->timer);
 	uv_close((uv_handle_t *)&se->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&se->tcp, on_handle_closed);
@@ -684,6 +689,7 @@ static void deliver(struct smtp_session *se)
 	d->data = (const uint8_t *)buf_str(&se->data);
 	d->len = se->data.len;
 	se->state = S_WAITING;
+	se->data_end_ns = time_mono_ns();
 	se->s->waiting++;
 	uv_timer_stop(&se->timer);
 	se->s->o.deliver(se->s, d, se->s->o.deliver_data);
@@ -717,6 +723,7 @@ static void on_wakeup(uv_async_t *a)
 		if (d->status == PAT_OK) {
 			s->stats.accepted++;
 			reply(se, "250 2.0.0 Ok: queued as %s", d->id);
+			metric_observe(gateway_metrics()->processing, (double)(time_mono_ns() - se->data_end_ns) / 1e9);
 		} else {
 			s->stats.failed++;
 			log_warn("message not stored", "peer=%s error=%s", se->peer, d->error);
@@ -924,6 +931,8 @@ static void on_connection(uv_stream_t *listener, int status)
 		s->sessions->prev = se;
 	s->sessions = se;
 	s->stats.open++;
+	metric_inc(gateway_metrics()->connections);
+	metric_add(gateway_metrics()->sessions, 1);
 	if (s->stats.open > s->o.max_connections || sessions_from(s, se->ip) > s->o.max_connections_per_ip) {
 		s->stats.refused++;
 		log_warn("smtp connection refused", "peer=%s open=%u reason=%s", se->peer, s->stats.open,

@@ -13,6 +13,7 @@
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "lib/timeutil.h"
+#include "node/node_metrics.h"
 #include "node/server.h"
 
 #define REQUEST_MS 5000
@@ -179,8 +180,10 @@ int node_roles_adjust(struct dq_leader *leader, uint64_t self_id, unsigned voter
 	if (leader->n_seeds == 0 ||
 	    dq_ask_leader(leader->seeds[0], leader->timeout_ms, &leader_id, address, sizeof address, &err) != PAT_OK)
 		return -PAT_ECLOSED;
-	if (leader_id != self_id)
+	if (leader_id != self_id) {
+		node_metrics_cluster(false, NULL);
 		return 0; /* only the leader decides */
+	}
 	if (leader->leader_id != self_id)
 		dq_client_close(&leader->client);
 	if ((rv = dq_leader_connect(leader)) != PAT_OK)
@@ -193,9 +196,16 @@ int node_roles_adjust(struct dq_leader *leader, uint64_t self_id, unsigned voter
 		mem_free(info);
 		return -PAT_ELIMIT;
 	}
-	for (size_t i = 0; i < n; i++)
-		members[i] = (struct roles_member){ info[i].m.id, (enum roles_role)info[i].m.role,
-						    info[i].failure_domain, info[i].weight, info[i].online };
+	{
+		unsigned by_role[3] = { 0, 0, 0 };
+
+		for (size_t i = 0; i < n; i++) {
+			members[i] = (struct roles_member){ info[i].m.id, (enum roles_role)info[i].m.role,
+							    info[i].failure_domain, info[i].weight, info[i].online };
+			by_role[info[i].m.role <= DQ_SPARE ? info[i].m.role : DQ_SPARE]++;
+		}
+		node_metrics_cluster(true, by_role);
+	}
 	mem_free(info);
 	rv = roles_plan(members, n, self_id, &policy, changes, sizeof changes / sizeof changes[0], &n_changes);
 	if (rv != PAT_OK)

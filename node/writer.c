@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/timeutil.h"
+#include "node/node_metrics.h"
 
 static size_t item_bytes(const struct writer_item *it)
 {
@@ -34,6 +35,8 @@ static struct writer_item *take_batch(struct writer *w, size_t *n)
 		w->tail = NULL;
 	last->next = NULL;
 	w->queued_bytes -= bytes;
+	metric_add(node_metrics()->queue_bytes, -(double)bytes);
+	metric_add(node_metrics()->queue_messages, -(double)rows);
 	*n = rows;
 	return first;
 }
@@ -68,8 +71,12 @@ static void *run(void *arg)
 			rv = store_put_batch(&w->leader, batch, n, &err);
 			commit_ns = time_mono_ns() - t0;
 		}
-		if (rv != PAT_OK)
+		metric_observe(node_metrics()->batch_rows, (double)n);
+		metric_observe(node_metrics()->commit_seconds, (double)commit_ns / 1e9);
+		if (rv != PAT_OK) {
+			metric_inc(node_metrics()->commit_failures);
 			log_warn("batch not committed", "messages=%zu error=%s", n, err.msg);
+		}
 		pthread_mutex_lock(&w->mu);
 		if (rv == PAT_OK) {
 			w->stats.batches++;
@@ -133,6 +140,8 @@ int writer_submit(struct writer *w, struct writer_item *it)
 			w->head = it;
 		w->tail = it;
 		w->queued_bytes += item_bytes(it);
+		metric_add(node_metrics()->queue_bytes, (double)item_bytes(it));
+		metric_add(node_metrics()->queue_messages, 1);
 		pthread_cond_signal(&w->work);
 	}
 	pthread_mutex_unlock(&w->mu);

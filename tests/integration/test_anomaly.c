@@ -148,7 +148,7 @@ static void bad_files_and_flags(void **state)
 		tu_proc_free(&p);
 		tu_run(&p, service, NULL, NULL);
 		assert_int_equal(p.status, 2);
-		assert_contains(p.err, "the anomaly service is not available in this build of Pat yet");
+		assert_contains(p.err, "missing action: expected watch (the anomaly service) or score FILE.csv");
 		tu_proc_free(&p);
 		tu_run(&p, other, NULL, NULL);
 		assert_int_equal(p.status, 2);

@@ -26,9 +26,12 @@ static int setup(void **state)
 	script = tu_write_file(dir, "install-deps.sh", text);
 	chmod(script, 0755);
 	free(text);
-	/* apt-get: record the call; fail when FAKE_APT_FAIL names the sub-command. */
+	/* apt-get: record the call and what the service policy answers while it runs; fail when
+	 * FAKE_APT_FAIL names the sub-command. */
 	fake = tu_write_file(dir, "apt-get",
 			     "#!/bin/sh\necho \"apt-get $*\" >> \"$FAKE_APT_LOG\"\n"
+			     "if [ -x \"$PAT_POLICY_RC_D\" ]; then \"$PAT_POLICY_RC_D\" prometheus start; "
+			     "echo \"policy $?\" >> \"$FAKE_APT_LOG\"; else echo 'policy none' >> \"$FAKE_APT_LOG\"; fi\n"
 			     "[ \"$1\" = \"$FAKE_APT_FAIL\" ] && exit 100\nexit 0\n");
 	chmod(fake, 0755);
 	free(fake);
@@ -50,11 +53,12 @@ static int teardown(void **state)
 static void run(struct tu_proc *p, const char *extra_packages, const char *apt_fail, const char *arg1,
 		const char *arg2)
 {
-	char log_env[4200], extra_env[256], fail_env[64];
+	char log_env[4200], extra_env[256], fail_env[64], policy_env[4200];
 	const char *argv[] = { "sh", script, arg1, arg2, NULL };
-	const char *env[] = { path_env, log_env, extra_env, fail_env, NULL };
+	const char *env[] = { path_env, log_env, extra_env, fail_env, policy_env, NULL };
 
 	snprintf(log_env, sizeof log_env, "FAKE_APT_LOG=%s/apt.log", dir);
+	snprintf(policy_env, sizeof policy_env, "PAT_POLICY_RC_D=%s/policy-rc.d", dir);
 	snprintf(extra_env, sizeof extra_env, "PAT_EXTRA_PACKAGES=%s", extra_packages ? extra_packages : "");
 	snprintf(fail_env, sizeof fail_env, "FAKE_APT_FAIL=%s", apt_fail ? apt_fail : "");
 	tu_run(p, argv, env, NULL);
@@ -91,7 +95,7 @@ static void list_names_the_required_packages(void **state)
 	static const char *const required[] = {
 		"libdqlite-dev", "libraft-dev", "libuv1-dev", "libssl-dev", "libcurl4-openssl-dev",
 		"libmsgpack-dev", "libcmocka-dev", "libsqlite3-dev", "libgmime-3.0-dev", "libjansson-dev",
-		"libzstd-dev", "libinih-dev", "pkg-config",
+		"libzstd-dev", "libinih-dev", "pkg-config", "prometheus", "prometheus-alertmanager",
 	};
 	struct tu_proc p;
 
@@ -226,6 +230,50 @@ static void apt_failures_are_reported(void **state)
 	tu_proc_free(&p);
 }
 
+/* While apt-get installs, services may not start (policy-rc.d answers 101), and the policy file
+ * is gone afterwards; one the administrator put there is used and left alone. */
+static void services_do_not_start_during_the_install(void **state)
+{
+	struct tu_proc p;
+	char *log, *policy, path[4200];
+
+	(void)state;
+	if (getuid() != 0)
+		skip(); /* only root reaches apt-get */
+	snprintf(path, sizeof path, "%s/policy-rc.d", dir);
+	forget_apt_log();
+	run(&p, "pat-no-such-package", NULL, NULL, NULL);
+	assert_int_equal(p.status, 1); /* the stand-in installs nothing */
+	log = apt_log();
+	assert_contains(log, "apt-get install -y -qq --no-install-recommends pat-no-such-package\npolicy 101\n");
+	free(log);
+	assert_int_equal(access(path, F_OK), -1);
+	tu_proc_free(&p);
+	/* A failed install removes it too. */
+	forget_apt_log();
+	run(&p, "pat-no-such-package", "install", NULL, NULL);
+	assert_int_equal(p.status, 1);
+	log = apt_log();
+	assert_contains(log, "policy 101\n");
+	free(log);
+	assert_int_equal(access(path, F_OK), -1);
+	tu_proc_free(&p);
+	/* The administrator's own policy stays as it was. */
+	policy = tu_write_file(dir, "policy-rc.d", "#!/bin/sh\nexit 104\n");
+	chmod(policy, 0755);
+	forget_apt_log();
+	run(&p, "pat-no-such-package", NULL, NULL, NULL);
+	log = apt_log();
+	assert_contains(log, "policy 104\n");
+	free(log);
+	free(policy);
+	policy = tu_read_file(path, NULL);
+	assert_string_equal(policy, "#!/bin/sh\nexit 104\n");
+	free(policy);
+	unlink(path);
+	tu_proc_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +283,7 @@ int main(void)
 		cmocka_unit_test(bad_options_are_usage_errors),
 		cmocka_unit_test(without_rights_it_fails_clearly),
 		cmocka_unit_test(apt_failures_are_reported),
+		cmocka_unit_test(services_do_not_start_during_the_install),
 	};
 	return cmocka_run_group_tests_name("install-deps", tests, setup, teardown);
 }
