@@ -444,6 +444,32 @@ static void health_and_readiness(void **state)
 	response_free(&r);
 }
 
+/* /metrics: Prometheus text that promtool accepts, counting what this server did. */
+static void metrics_for_prometheus(void **state)
+{
+	const char *argv[] = { "/usr/bin/promtool", "check", "metrics", NULL };
+	struct response r;
+	struct tu_proc p;
+
+	(void)state;
+	get_ok("/api/v2/messages?limit=1", &r);
+	response_free(&r);
+	get_ok("/metrics", &r);
+	assert_contains(header(&r, "content-type"), "text/plain; version=0.0.4");
+	assert_contains(r.body, "# TYPE pat_emails_received_total counter");
+	assert_contains(r.body, "pat_emails_received_total{tenant=\"default\"");
+	assert_contains(r.body, "pat_smtp_connections_total ");
+	assert_contains(r.body, "pat_store_commit_duration_seconds_bucket{le=\"+Inf\"}");
+	assert_contains(r.body, "pat_api_requests_duration_seconds_count{route=\"/api/v2/messages\",method=\"GET\",code=\"200\"}");
+	assert_contains(r.body, "process_resident_memory_bytes ");
+	tu_run(&p, argv, NULL, r.body);
+	if (p.status != 0)
+		fail_msg("promtool check metrics failed (%d):\n%s%s", p.status, p.out, p.err);
+	tu_proc_free(&p);
+	response_free(&r);
+	get_error("/metrics?format=json", 400);
+}
+
 static void v2_messages_in_mailhog_shape(void **state)
 {
 	struct response r;
@@ -1199,6 +1225,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(health_and_readiness),
+		cmocka_unit_test(metrics_for_prometheus),
 		cmocka_unit_test(v2_messages_in_mailhog_shape),
 		cmocka_unit_test(v2_paging),
 		cmocka_unit_test(v2_search),
