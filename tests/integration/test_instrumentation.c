@@ -50,7 +50,7 @@ static void *run_loop(void *arg)
 
 static int setup(void **state)
 {
-	struct writer_options w = { NULL, 64, 1 << 20, 8 << 20, 1000, 1500 };
+	struct writer_options w = { NULL, 64, 1 << 20, 8 << 20, 1000, 1500, NULL, NULL };
 	struct smtp_options o = { .listen = "127.0.0.1:0", .hostname = "pat.test", .max_message_size = 4096,
 				  .max_recipients = 2, .max_connections = 16, .max_connections_per_ip = 2,
 				  .command_timeout_ms = 10000, .data_timeout_ms = 10000, .auth = SMTP_AUTH_MODE_ANY,
