@@ -41,6 +41,23 @@ static void on_stop(int signum)
 	stop_watching = 1;
 }
 
+void cli_watch_options(const struct pat_settings *s, const char *targets, struct watch_options *o)
+{
+	int64_t windows = s->anomaly.retrain_interval / s->anomaly.interval;
+
+	*o = (struct watch_options){
+		.targets = targets,
+		.interval_ms = s->anomaly.interval,
+		.detector = { .baseline_windows = (size_t)s->anomaly.baseline_windows,
+			      .retrain_every = (size_t)(windows > 0 ? windows : 1),
+			      .threshold = strtod(s->anomaly.threshold, NULL), .seed = 42 },
+		.sinks = { .alertmanager_url = s->anomaly.alertmanager_url, .webhook_url = s->anomaly.webhook_url,
+			   .hook_command = s->anomaly.hook_command, .hook_url = s->anomaly.hook_url,
+			   .hook_min_interval_ms = s->anomaly.hook_min_interval,
+			   .hook_timeout_ms = (int)s->anomaly.hook_timeout },
+	};
+}
+
 static int watch(struct cli_args *args)
 {
 	struct pat_settings s;
@@ -54,18 +71,9 @@ static int watch(struct cli_args *args)
 		return CLI_EXIT_USAGE;
 	}
 	if ((rv = cli_load_config(args, SETTINGS_ROLE_ANOMALY, "pat anomaly watch", &c, &s)) == CLI_EXIT_OK) {
-		int64_t windows = s.anomaly.retrain_interval / s.anomaly.interval;
-		struct watch_options o = {
-			.targets = s.anomaly.watch,
-			.interval_ms = s.anomaly.interval,
-			.detector = { .baseline_windows = (size_t)s.anomaly.baseline_windows,
-				      .retrain_every = (size_t)(windows > 0 ? windows : 1),
-				      .threshold = strtod(s.anomaly.threshold, NULL), .seed = 42 },
-			.sinks = { .alertmanager_url = s.anomaly.alertmanager_url, .webhook_url = s.anomaly.webhook_url,
-				   .hook_command = s.anomaly.hook_command, .hook_url = s.anomaly.hook_url,
-				   .hook_min_interval_ms = s.anomaly.hook_min_interval,
-				   .hook_timeout_ms = (int)s.anomaly.hook_timeout },
-		};
+		struct watch_options o;
+
+		cli_watch_options(&s, s.anomaly.watch, &o);
 
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_stop;

@@ -2,9 +2,10 @@
  * (Debian's prometheus-alertmanager 0.25) on loopback: an anomaly arrives with the right labels
  * and annotations (GET /api/v2/alerts); a refused POST is not retried, an unreachable one is;
  * a scaling hook receives the record on stdin once, and rate-limiting suppresses a second run of
- * the same kind; a hook that hangs is killed. Last, `pat anomaly watch` scrapes a gateway's
- * metrics (replayed from a file that a thread keeps rewriting, since the HTTP server is not
- * there yet), learns the calm, and alerts on a traffic spike. */
+ * the same kind; a hook that hangs is killed. `pat anomaly watch` scrapes a gateway's metrics
+ * (replayed from a file that a thread keeps rewriting, so the rates are exact), learns the
+ * calm, and alerts on a traffic spike; and the detector inside a real `pat serve`, fed real
+ * SMTP by `pat load`, does the same. */
 #include "tests/lib/testutil.h"
 
 #include <jansson.h>
@@ -360,6 +361,79 @@ static void watch_alerts_on_a_traffic_spike(void **state)
 	free(hook);
 }
 
+/* The detector inside a real `pat serve`, on its own /metrics, fed by real SMTP: a calm flow
+ * raises nothing; a burst of mail is a traffic spike, alerted once to Alertmanager with the
+ * gateway as instance, and the scaling hook runs once. */
+static void serve_alerts_on_a_real_traffic_spike(void **state)
+{
+	char data[4200], smtp[32], http[32], node[64], am_set[128], hook_set[4300], hook_out[4200], script[9000];
+	char log_path[4200], instance[64], *hook, *text;
+	int smtp_port = tu_free_port(), http_port = tu_free_port();
+	const char *calm[] = { tu_pat_bin(), "load", "--smtp", smtp, "--connections", "2", "--rate", "40", "--messages", "600",
+			       NULL };
+	const char *burst[] = { tu_pat_bin(), "load", "--smtp", smtp, "--connections", "16", "--messages", "8000", NULL };
+	json_t *list = NULL, *alert = NULL;
+	pid_t serve, calm_pid;
+	struct tu_proc p;
+
+	(void)state;
+	snprintf(data, sizeof data, "%s/serve-data", dir);
+	snprintf(smtp, sizeof smtp, "127.0.0.1:%d", smtp_port);
+	snprintf(http, sizeof http, "127.0.0.1:%d", http_port);
+	snprintf(instance, sizeof instance, "127.0.0.1:%d", http_port);
+	snprintf(node, sizeof node, "node.address=127.0.0.1:%d", tu_free_port());
+	snprintf(hook_out, sizeof hook_out, "%s/serve-hook.out", dir);
+	snprintf(script, sizeof script, "#!/bin/sh\ncat >> '%s'\necho >> '%s'\n", hook_out, hook_out);
+	hook = hook_script("serve-hook.sh", script);
+	snprintf(am_set, sizeof am_set, "anomaly.alertmanager_url=%s", am_url);
+	snprintf(hook_set, sizeof hook_set, "anomaly.hook_command=%s", hook);
+	snprintf(log_path, sizeof log_path, "%s/serve.log", dir);
+	{
+		const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", smtp, "--http", http, "--set", node,
+				       "--set", "anomaly.interval=250ms", "--set", "anomaly.baseline_windows=40",
+				       "--set", "anomaly.retrain_interval=2s", "--set", am_set, "--set", hook_set,
+				       "--set", "anomaly.hook_min_interval=1h", NULL };
+
+		serve = tu_spawn(argv, NULL, log_path);
+	}
+	assert_true(tu_wait_port(http_port, 30000));
+	calm_pid = tu_spawn(calm, NULL, "/dev/null");
+	sleep(12); /* about 48 windows of a steady 40 messages a second */
+	list = alerts();
+	if (find_alert(list, "traffic_spike", instance) != NULL || find_alert(list, "traffic_drop", instance) != NULL)
+		fail_msg("the calm flow raised an alert");
+	json_decref(list);
+	list = NULL;
+	tu_run(&p, burst, NULL, NULL);
+	assert_int_equal(p.status, 0);
+	tu_proc_free(&p);
+	for (int i = 0; i < 100 && alert == NULL; i++) {
+		json_decref(list);
+		list = alerts();
+		alert = find_alert(list, "traffic_spike", instance);
+		if (alert == NULL)
+			usleep(100000);
+	}
+	tu_stop(calm_pid, SIGTERM);
+	assert_int_equal(tu_stop(serve, SIGTERM), 0);
+	if (alert == NULL) {
+		text = tu_read_file(log_path, NULL);
+		fail_msg("no traffic_spike alert for %s; pat serve said:\n%s", instance, text ? text : "");
+	}
+	assert_string_equal(json_string_value(json_object_get(json_object_get(alert, "labels"), "alertname")), "PatAnomaly");
+	json_decref(list);
+	text = tu_read_file(hook_out, NULL);
+	assert_non_null(text);
+	assert_contains(text, "\"kind\":\"traffic_spike\"");
+	assert_null(strstr(strstr(text, "\"kind\":\"traffic_spike\"") + 1, "\"kind\":\"traffic_spike\""));
+	free(text);
+	text = tu_read_file(log_path, NULL);
+	assert_contains(text, "msg=\"alert delivered\" sink=alertmanager");
+	assert_contains(text, "msg=\"scaling hook ran\"");
+	free(text);
+	free(hook);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +442,7 @@ int main(void)
 		cmocka_unit_test(a_hook_gets_the_record_once_per_interval),
 		cmocka_unit_test(hooks_that_fail_or_hang_are_reported),
 		cmocka_unit_test(watch_alerts_on_a_traffic_spike),
+		cmocka_unit_test(serve_alerts_on_a_real_traffic_spike),
 	};
 	return cmocka_run_group_tests_name("alerting", tests, setup, teardown);
 }
