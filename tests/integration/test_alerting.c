@@ -256,21 +256,32 @@ static void hooks_that_fail_or_hang_are_reported(void **state)
 
 static atomic_bool replaying;
 static atomic_int rate = 200; /* messages per second the replayed gateway takes */
+static atomic_bool slow;      /* its accept latency degraded: messages take 1 to 10 s */
 
-/* Rewrite the gateway's metrics every 20 ms: counters grow with time, at `rate`. */
+/* Rewrite the gateway's metrics every 20 ms: counters grow with time, at `rate`; normally 90%
+ * of messages are accepted within 10 ms and the rest within 100 ms. */
 static void *replay(void *arg)
 {
 	const char *path = arg;
 	char tmp[4200];
-	double received = 0;
+	double received = 0, le_001 = 0, le_01 = 0, le_10 = 0, sum = 0;
 	int64_t last = time_mono_ms();
 
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	while (atomic_load(&replaying)) {
 		int64_t now = time_mono_ms();
+		double n = atomic_load(&rate) * (double)(now - last) / 1000.0;
 		FILE *f;
 
-		received += atomic_load(&rate) * (double)(now - last) / 1000.0;
+		received += n;
+		if (atomic_load(&slow)) {
+			le_10 += n;
+			sum += n * 5;
+		} else {
+			le_001 += n * 0.9;
+			le_01 += n * 0.1;
+			sum += n * 0.01;
+		}
 		last = now;
 		f = fopen(tmp, "w");
 		if (f == NULL)
@@ -284,13 +295,15 @@ static void *replay(void *arg)
 			   "# HELP pat_email_processing_duration_seconds x\n# TYPE pat_email_processing_duration_seconds histogram\n"
 			   "pat_email_processing_duration_seconds_bucket{le=\"0.01\"} %.0f\n"
 			   "pat_email_processing_duration_seconds_bucket{le=\"0.1\"} %.0f\n"
+			   "pat_email_processing_duration_seconds_bucket{le=\"1\"} %.0f\n"
+			   "pat_email_processing_duration_seconds_bucket{le=\"10\"} %.0f\n"
 			   "pat_email_processing_duration_seconds_bucket{le=\"+Inf\"} %.0f\n"
 			   "pat_email_processing_duration_seconds_sum %.3f\n"
 			   "pat_email_processing_duration_seconds_count %.0f\n"
 			   "# HELP pat_store_queue_messages x\n# TYPE pat_store_queue_messages gauge\n"
 			   "pat_store_queue_messages 2\n",
-			received / 10, received, received / 100, received * 0.9, received, received, received * 0.01,
-			received);
+			received / 10, received, received / 100, le_001, le_001 + le_01, le_001 + le_01,
+			le_001 + le_01 + le_10, le_001 + le_01 + le_10, sum, le_001 + le_01 + le_10);
 		fclose(f);
 		rename(tmp, path);
 		usleep(20000);
@@ -357,6 +370,73 @@ static void watch_alerts_on_a_traffic_spike(void **state)
 	assert_not_contains(text, "kind=latency_degradation");
 	assert_not_contains(text, "kind=error_rate_increase");
 	assert_not_contains(text, "kind=queue_growth");
+	free(text);
+	free(hook);
+}
+
+/* An injected latency degradation (the replayed gateway's messages now take seconds) is one
+ * latency_degradation alert, and one hook run, and nothing else. */
+static void watch_alerts_on_latency_degradation(void **state)
+{
+	char metrics[4200], url[4300], hook_out[4200], script[9000], log_path[4200], *hook, *text = NULL;
+	char am_set[128], hook_set[4300];
+	pthread_t thread;
+	pid_t pid;
+	json_t *list = NULL, *alert = NULL;
+
+	(void)state;
+	snprintf(metrics, sizeof metrics, "%s/slow-gateway.metrics", dir);
+	snprintf(url, sizeof url, "anomaly.watch=file://%s", metrics);
+	snprintf(hook_out, sizeof hook_out, "%s/slow-hook.out", dir);
+	snprintf(script, sizeof script, "#!/bin/sh\ncat >> '%s'\necho >> '%s'\n", hook_out, hook_out);
+	hook = hook_script("slow-hook.sh", script);
+	snprintf(am_set, sizeof am_set, "anomaly.alertmanager_url=%s", am_url);
+	snprintf(hook_set, sizeof hook_set, "anomaly.hook_command=%s", hook);
+	snprintf(log_path, sizeof log_path, "%s/slow-watch.log", dir);
+	atomic_store(&rate, 200);
+	atomic_store(&slow, false);
+	atomic_store(&replaying, true);
+	assert_int_equal(pthread_create(&thread, NULL, replay, metrics), 0);
+	usleep(100000);
+	{
+		const char *argv[] = { tu_pat_bin(), "anomaly", "watch", "--set", url, "--set", "anomaly.interval=200ms",
+				       "--set", "anomaly.baseline_windows=60", "--set", "anomaly.retrain_interval=2s",
+				       "--set", am_set, "--set", hook_set, "--set", "anomaly.hook_min_interval=1h", NULL };
+
+		pid = tu_spawn(argv, NULL, log_path);
+	}
+	sleep(9); /* the calm */
+	list = alerts();
+	assert_null(find_alert(list, "latency_degradation", metrics));
+	json_decref(list);
+	list = NULL;
+	atomic_store(&slow, true);
+	for (int i = 0; i < 100 && alert == NULL; i++) {
+		usleep(100000);
+		json_decref(list);
+		list = alerts();
+		alert = find_alert(list, "latency_degradation", metrics);
+	}
+	sleep(1); /* a second slow window: the hook is not run again */
+	assert_int_equal(tu_stop(pid, SIGTERM), 0);
+	atomic_store(&replaying, false);
+	pthread_join(thread, NULL);
+	if (alert == NULL) {
+		char *log = tu_read_file(log_path, NULL);
+
+		fail_msg("no latency_degradation alert; pat anomaly watch said:\n%s", log ? log : "");
+	}
+	json_decref(list);
+	text = tu_read_file(hook_out, NULL);
+	assert_non_null(text);
+	assert_contains(text, "\"kind\":\"latency_degradation\"");
+	assert_null(strstr(strstr(text, "\"kind\":\"latency_degradation\"") + 1, "\"kind\":\"latency_degradation\""));
+	free(text);
+	text = tu_read_file(log_path, NULL);
+	assert_contains(text, "msg=\"scaling hook ran\"");
+	assert_not_contains(text, "kind=traffic_spike");
+	assert_not_contains(text, "kind=traffic_drop");
+	assert_not_contains(text, "kind=error_rate_increase");
 	free(text);
 	free(hook);
 }
@@ -442,6 +522,7 @@ int main(void)
 		cmocka_unit_test(a_hook_gets_the_record_once_per_interval),
 		cmocka_unit_test(hooks_that_fail_or_hang_are_reported),
 		cmocka_unit_test(watch_alerts_on_a_traffic_spike),
+		cmocka_unit_test(watch_alerts_on_latency_degradation),
 		cmocka_unit_test(serve_alerts_on_a_real_traffic_spike),
 	};
 	return cmocka_run_group_tests_name("alerting", tests, setup, teardown);
