@@ -62,6 +62,7 @@ struct front {
 	struct watch_options detector;
 	char detector_target[96];
 	volatile sig_atomic_t detector_stop;
+	struct dq_leader detector_audit;  /* the node, whose audit log records the detector's actions */
 };
 
 static void *run_detector(void *arg)
@@ -291,7 +292,16 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 		/* The detector watches this process's own /metrics unless [anomaly] watch names others. */
 		snprintf(f->detector_target, sizeof f->detector_target, "http://127.0.0.1:%d/metrics", f->http.port);
 		cli_watch_options(s, s->anomaly.watch != NULL ? s->anomaly.watch : f->detector_target, &f->detector);
+		if (dq_leader_init(&f->detector_audit, seeds, "pat", 5000, 10000) == PAT_OK) {
+			f->detector.sinks.audit = cli_anomaly_audit;
+			f->detector.sinks.audit_data = &f->detector_audit;
+		} else {
+			log_error("the detector's actions will not be audited", "error=%s", f->detector_audit.err.msg);
+			dq_leader_close(&f->detector_audit);
+		}
 		f->detector_running = pthread_create(&f->detector_thread, NULL, run_detector, f) == 0;
+		if (!f->detector_running)
+			dq_leader_close(&f->detector_audit);
 	}
 	log_info("ready", "command=%s smtp=%s smtp_port=%d http=%s http_port=%d cluster=%s", f->who, s->smtp.listen,
 		 f->smtp.port, f->http.address, f->http.port, seeds);
@@ -299,6 +309,7 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 	if (f->detector_running) {
 		f->detector_stop = 1;
 		pthread_join(f->detector_thread, NULL);
+		dq_leader_close(&f->detector_audit);
 	}
 	http_server_free(&f->http);
 	if (f->duties != NULL) {

@@ -91,6 +91,10 @@ int store_schema_version(struct dq_leader *l, int *version, struct pat_err *err)
 int store_delete(struct dq_leader *l, const char *tenant, const char *id, struct pat_err *err);
 int store_delete_all(struct dq_leader *l, const char *tenant, int64_t *deleted, struct pat_err *err);
 
+/* The audit log of Pat's own actions (anomaly alerts, scaling hooks): a name no tenant can
+ * have (tenant names never start with '_'). */
+#define STORE_SYSTEM_TENANT "_pat"
+
 /* Append to the tenant's audit log: each row carries the SHA-256 of the tenant's previous row
  * and of its own content, so removing or changing a row breaks the chain. */
 int store_audit_append(struct dq_leader *l, const char *tenant, const char *actor, const char *action,

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "consensus/leader.h"
+#include "node/store.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/mem.h"
@@ -511,6 +513,38 @@ static void serve_alerts_on_a_real_traffic_spike(void **state)
 	assert_contains(text, "msg=\"alert delivered\" sink=alertmanager");
 	assert_contains(text, "msg=\"scaling hook ran\"");
 	free(text);
+	/* Each action is in the audit log of Pat's own actions, and the chain holds. */
+	{
+		const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", smtp, "--http", http, "--set", node, NULL };
+		struct dq_leader l;
+		struct dq_rows rows;
+		struct pat_err err;
+		int64_t n_rows = 0, bad = -1;
+		bool row, alerted = false, hooked = false;
+
+		serve = tu_spawn(argv, NULL, log_path);
+		assert_true(tu_wait_port(http_port, 30000));
+		assert_int_equal(dq_leader_init(&l, node + strlen("node.address="), "pat", 5000, 15000), PAT_OK);
+		assert_int_equal(dq_leader_query_sql(&l, "SELECT action, subject, detail FROM audit_log WHERE tenant = '_pat' ORDER BY seq",
+						     NULL, 0, &rows), PAT_OK);
+		while (dq_rows_next(&rows, &row) == PAT_OK && row) {
+			const char *action = rows.values[0].bytes.ptr, *detail = rows.values[2].bytes.ptr;
+
+			if (strcmp(action, "anomaly.alert") == 0 && strcmp(rows.values[1].bytes.ptr, "alertmanager") == 0 &&
+			    strstr(detail, "\"kind\":\"traffic_spike\"") != NULL && strstr(detail, "\"ok\":true") != NULL)
+				alerted = true;
+			if (strcmp(action, "anomaly.hook") == 0 && strstr(detail, "\"kind\":\"traffic_spike\"") != NULL)
+				hooked = true;
+		}
+		dq_rows_close(&rows);
+		assert_true(alerted);
+		assert_true(hooked);
+		assert_int_equal(store_audit_verify(&l, "_pat", &n_rows, &bad, &err), PAT_OK);
+		assert_true(n_rows >= 2);
+		assert_int_equal(bad, 0);
+		dq_leader_close(&l);
+		assert_int_equal(tu_stop(serve, SIGTERM), 0);
+	}
 	free(hook);
 }
 
