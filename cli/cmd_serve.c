@@ -101,6 +101,11 @@ static void *run_duties(void *arg)
 
 	while (!f->stopping) {
 		node_duties_run(f->duties);
+		if (f->duties->stuck) {
+			f->duties->stuck = false;
+			dq_client_close(&f->duties->leader.client);
+			restart_node(f);
+		}
 		for (int i = 0; i < 10 && !f->stopping; i++)
 			usleep(100000);
 	}

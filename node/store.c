@@ -130,8 +130,12 @@ static int run_in(struct dq_leader *l, tx_body body, void *data, bool single, st
 		}
 		if (err->code != rv || err->msg[0] == '\0')
 			err_set(err, rv, "%s", c->err.msg);
-		if (!single && dq_client_connected(c))
+		if (!single && dq_client_connected(c)) {
+			uint64_t code = c->fail_code;
+
 			dq_client_exec_sql(c, "ROLLBACK", NULL, 0, NULL);
+			c->fail_code = code; /* callers look at the failure's code, not the rollback's */
+		}
 		if (rv == PAT_ENOTLEADER || !dq_client_connected(c))
 			dq_client_close(c);
 		/* Another writer held the database, or the leader refused before running anything:
