@@ -959,17 +959,23 @@ int mime_part_content(const void *raw, size_t len, const char *part_id, uint8_t 
 	return PAT_OK;
 }
 
-void mime_count_parts(const void *raw, size_t len, int64_t *attachments, int64_t *inline_parts)
+void mime_count_message(GMimeMessage *msg, int64_t *attachments, int64_t *inline_parts)
 {
 	struct walker w = { 0 };
-	GMimeMessage *msg = parse(raw, len);
 
-	if (msg != NULL) {
+	if (msg != NULL)
 		walk(msg, &w);
-		g_object_unref(msg);
-	}
 	*attachments = w.attachments;
 	*inline_parts = w.inline_parts;
+}
+
+void mime_count_parts(const void *raw, size_t len, int64_t *attachments, int64_t *inline_parts)
+{
+	GMimeMessage *msg = parse(raw, len);
+
+	mime_count_message(msg, attachments, inline_parts);
+	if (msg != NULL)
+		g_object_unref(msg);
 }
 
 /* ---- JSON ---- */

@@ -94,8 +94,10 @@ int mime_part_content(const void *raw, size_t len, const char *part_id, uint8_t 
 		      char **content_type, struct pat_err *err);
 
 /* Count what the store's summary columns need: attachments and inline parts as the view lists
- * them. Broken MIME counts zero. */
+ * them. Broken MIME counts zero. The second form takes a message GMime parsed already. */
 void mime_count_parts(const void *raw, size_t len, int64_t *attachments, int64_t *inline_parts);
+struct _GMimeMessage;
+void mime_count_message(struct _GMimeMessage *msg, int64_t *attachments, int64_t *inline_parts);
 
 /* Mailpit's message JSON (GET /api/v1/message/{id}): ID, Tags and Size come from the stored
  * row, Date from the message or, without one, the row's received time. *out is a new
