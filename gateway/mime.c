@@ -1160,6 +1160,79 @@ int mime_json_message(const struct mime_view *v, const struct store_message *m, 
 	return PAT_OK;
 }
 
+/* A stored text as a JSON string, made valid UTF-8 first when it is not. */
+static json_t *clean_json(const char *s)
+{
+	char *c;
+	json_t *j;
+
+	if (s == NULL)
+		return json_string("");
+	if (utf8_valid(s, strlen(s)))
+		return json_string(s);
+	if ((c = mime_utf8_clean(s, strlen(s))) == NULL)
+		return NULL;
+	j = json_string(c);
+	mem_free(c);
+	return j;
+}
+
+/* A stored address column ("Name <a@b>, c@d") as a JSON list of {Name, Address}. */
+static json_t *column_addresses(const char *column)
+{
+	struct mime_addresses l = { 0 };
+	InternetAddressList *list;
+	json_t *a;
+
+	mime_global_init();
+	list = column != NULL && column[0] != '\0' ? internet_address_list_parse(NULL, column) : NULL;
+	if (add_addresses(list, &l, 0) != PAT_OK) {
+		addresses_free(&l);
+		if (list != NULL)
+			g_object_unref(list);
+		return NULL;
+	}
+	a = addresses_json(&l);
+	addresses_free(&l);
+	if (list != NULL)
+		g_object_unref(list);
+	return a;
+}
+
+int mime_json_summary(const struct store_message *m, json_t **out, struct pat_err *err)
+{
+	json_t *o = json_object(), *from = column_addresses(m->from), *first = NULL;
+	char created[TIME_RFC3339_SIZE];
+	bool ok = o != NULL && from != NULL;
+
+	*out = NULL;
+	time_format_rfc3339(created, sizeof created, m->received_at);
+	if (ok) {
+		/* Mailpit's From is one address: the first, or an empty one. */
+		first = json_array_size(from) > 0 ? json_incref(json_array_get(from, 0)) : json_pack("{s:s,s:s}", "Name", "", "Address", "");
+		ok = first != NULL;
+	}
+	ok = ok && put(o, "ID", json_string(m->id)) && put(o, "MessageID", clean_json(m->message_id)) &&
+	     put(o, "Read", json_boolean(m->read));
+	if (ok)
+		ok = put(o, "From", first);
+	else
+		json_decref(first);
+	ok = ok && put(o, "To", column_addresses(m->to)) && put(o, "Cc", column_addresses(m->cc)) &&
+	     put(o, "Bcc", column_addresses(m->bcc)) && put(o, "ReplyTo", column_addresses(m->reply_to)) &&
+	     put(o, "Subject", clean_json(m->subject)) && put(o, "Created", json_string(created)) &&
+	     put(o, "Username", json_string("")) && put(o, "Tags", tags_json(m->tags)) &&
+	     put(o, "Size", json_integer((json_int_t)m->size)) && put(o, "Attachments", json_integer((json_int_t)m->attachments)) &&
+	     put(o, "Snippet", clean_json(m->snippet));
+	json_decref(from);
+	if (!ok) {
+		json_decref(o);
+		return err_set(err, PAT_ENOMEM, "out of memory building the summary's JSON");
+	}
+	*out = o;
+	return PAT_OK;
+}
+
 /* Go's canonical header key: "message-id" → "Message-Id"; a name with a character that is not
  * a token character is left alone, as Go does. */
 static void canonical_key(const char *name, char *out, size_t n)

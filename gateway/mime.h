@@ -104,6 +104,12 @@ void mime_count_message(struct _GMimeMessage *msg, int64_t *attachments, int64_t
  * reference. PAT_ENOMEM only. */
 int mime_json_message(const struct mime_view *v, const struct store_message *m, json_t **out, struct pat_err *err);
 
+/* Mailpit's message summary JSON, an item of the list and search answers (ID, MessageID, Read,
+ * From, To, Cc, Bcc, ReplyTo, Subject, Created, Username, Tags, Size, Attachments: a count,
+ * Snippet), from the stored row alone: its address columns are parsed back into
+ * {Name, Address} lists. */
+int mime_json_summary(const struct store_message *m, json_t **out, struct pat_err *err);
+
 /* Mailpit's headers JSON (GET /api/v1/message/{id}/headers): {"Name": ["raw value", ...]},
  * names in canonical form ("Message-Id", "X-Mailer") as Go's net/mail gives them, values
  * unfolded and undecoded, in message order. */

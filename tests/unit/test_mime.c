@@ -409,6 +409,42 @@ static void message_json(void **state)
 	}
 }
 
+static void summary_json(void **state)
+{
+	struct store_message m = { .from = "\"Ren\xc3\xa9" "e Dupont\" <renee@shop.example>",
+				   .to = "Dana <dana@corp.example>, jorg@corp.example",
+				   .reply_to = "not an address at all",
+				   .subject = "Bad \xff byte", .message_id = "abc@x", .snippet = "Hello",
+				   .tags = "a,b", .read = true, .size = 1234, .attachments = 2, .received_at = 1706692500000 };
+	struct pat_err err;
+	json_t *j, *a;
+
+	(void)state;
+	strcpy(m.id, "01HNBXJ0000000000000000000");
+	assert_int_equal(mime_json_summary(&m, &j, &err), PAT_OK);
+	assert_string_equal(json_string_value(json_object_get(j, "ID")), "01HNBXJ0000000000000000000");
+	assert_true(json_is_true(json_object_get(j, "Read")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "From"), "Name")), "Ren\xc3\xa9" "e Dupont");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "From"), "Address")), "renee@shop.example");
+	a = json_object_get(j, "To");
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 1), "Address")), "jorg@corp.example");
+	assert_int_equal(json_array_size(json_object_get(j, "Cc")), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "Subject")), "Bad \xef\xbf\xbd byte");
+	assert_string_equal(json_string_value(json_object_get(j, "Created")), "2024-01-31T09:15:00.000Z");
+	assert_int_equal(json_integer_value(json_object_get(j, "Attachments")), 2);
+	assert_int_equal(json_integer_value(json_object_get(j, "Size")), 1234);
+	assert_int_equal(json_array_size(json_object_get(j, "Tags")), 2);
+	assert_string_equal(json_string_value(json_object_get(j, "Snippet")), "Hello");
+	json_decref(j);
+	/* Nothing stored at all. */
+	memset(&m, 0, sizeof m);
+	assert_int_equal(mime_json_summary(&m, &j, &err), PAT_OK);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "From"), "Address")), "");
+	assert_int_equal(json_array_size(json_object_get(j, "To")), 0);
+	json_decref(j);
+}
+
 static void headers_json(void **state)
 {
 	struct mime_view *v = view_of(handcrafted, sizeof handcrafted - 1);
@@ -608,6 +644,7 @@ int main(void)
 		cmocka_unit_test(broken_boundary_degrades),
 		cmocka_unit_test(handcrafted_message),
 		cmocka_unit_test(message_json),
+		cmocka_unit_test(summary_json),
 		cmocka_unit_test(headers_json),
 		cmocka_unit_test(charsets_and_html_only),
 		cmocka_unit_test(junk_never_fails),
