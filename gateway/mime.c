@@ -17,6 +17,7 @@
 
 #include <gmime/gmime.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +31,17 @@
 #define MAX_DEPTH 32          /* nesting deeper than this is not walked */
 #define PART_NUMBER_MAX 999999
 
+static void global_init_once(void)
+{
+	g_mime_init();
+}
+
 void mime_global_init(void)
 {
-	static bool done;
+	/* Reader threads may reach here first together: GMime's init is not thread-safe. */
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	if (!done) {
-		g_mime_init();
-		done = true;
-	}
+	pthread_once(&once, global_init_once);
 }
 
 /* ---- UTF-8 ---- */

@@ -74,7 +74,7 @@ struct mime_view {
 	bool degraded;                /* the MIME structure was unreadable: text is the raw text */
 };
 
-/* Initialise GMime once per process (safe to call again; ingest_global_init() does the same). */
+/* Initialise GMime once per process, from any thread (the functions below that parse call it). */
 void mime_global_init(void);
 
 /* Build the view of raw (len bytes). PAT_ENOMEM is the only failure: broken MIME degrades. */
