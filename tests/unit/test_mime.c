@@ -1,7 +1,7 @@
-/* Unit tests for gateway/mime: every message of the CPython email corpus (none may crash, leak
- * or produce JSON jansson refuses), concrete results for several of them, and handcrafted
- * messages for what the corpus lacks (Content-ID images in multipart/related, RFC 2231 and
- * RFC 2047 names, charsets, junk). */
+/* Unit tests for gateway/mime: every message of the CPython email corpus in ../shared/corpus
+ * (none may crash, leak or produce JSON jansson refuses), concrete results for several of
+ * them, and handcrafted messages for what the corpus lacks (Content-ID images in
+ * multipart/related, RFC 2231 and RFC 2047 names, charsets, junk). */
 #include "tests/lib/testutil.h"
 
 #include <dirent.h>
@@ -18,7 +18,7 @@ static char *corpus_file(const char *name, size_t *len)
 	char path[4096];
 	char *text;
 
-	snprintf(path, sizeof path, "%s/tests/data/cpython-email/%s", tu_source_dir(), name);
+	snprintf(path, sizeof path, "%s/../shared/corpus/cpython-email/%s", tu_source_dir(), name);
 	text = tu_read_file(path, len);
 	if (text == NULL)
 		fail_msg("cannot read %s", path);
@@ -106,7 +106,7 @@ static void every_corpus_message(void **state)
 	int n = 0;
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/tests/data/cpython-email", tu_source_dir());
+	snprintf(path, sizeof path, "%s/../shared/corpus/cpython-email", tu_source_dir());
 	assert_non_null(d = opendir(path));
 	while ((e = readdir(d)) != NULL) {
 		size_t len;
