@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gateway/gateway_metrics.h"
+#include "gateway/mime.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -81,8 +82,9 @@ static char *addresses(InternetAddressList *list)
 }
 
 struct walk {
-	int attachments;
+	int attachments; /* parts marked Content-Disposition: attachment */
 	char *text; /* first text/plain part (g_free) */
+	char *html; /* first text/html part (g_free) */
 };
 
 static void visit(GMimeObject *parent, GMimeObject *part, gpointer data)
@@ -96,9 +98,12 @@ static void visit(GMimeObject *parent, GMimeObject *part, gpointer data)
 		w->attachments++;
 		return;
 	}
-	if (w->text == NULL && GMIME_IS_TEXT_PART(part) &&
-	    g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", "plain"))
+	if (!GMIME_IS_TEXT_PART(part))
+		return;
+	if (w->text == NULL && g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", "plain"))
 		w->text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+	else if (w->html == NULL && g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", "html"))
+		w->html = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
 }
 
 /* The first words of the text, whitespace collapsed, cut at a character boundary. */
@@ -142,7 +147,7 @@ static void prepare(uv_work_t *work)
 	GMimeStream *stream;
 	GMimeParser *parser;
 	GMimeMessage *msg;
-	struct walk w = { 0, NULL };
+	struct walk w = { 0, NULL, NULL };
 	size_t packed_len = 0;
 	int rv;
 
@@ -175,9 +180,23 @@ static void prepare(uv_work_t *work)
 		j->fields[6] = own(g_mime_message_get_message_id(msg));
 		j->fields[7] = own(g_mime_object_get_header(o, "Date"));
 		g_mime_message_foreach(msg, visit, &w);
-		j->fields[8] = snippet(w.text);
-		j->fields[9] = own(w.text);
+		if (w.text == NULL && w.html != NULL) {
+			/* An HTML-only message: its words, for the snippet and the search index. */
+			j->fields[9] = mime_html_to_text(w.html);
+			j->fields[8] = snippet(j->fields[9]);
+		} else {
+			j->fields[8] = snippet(w.text);
+			j->fields[9] = own(w.text);
+		}
 		g_free(w.text);
+		g_free(w.html);
+		/* Inline parts as Mailpit's view lists them (gateway/mime); the attachment count stays
+		 * the parts marked as attachments, as mail readers and Python's email package count. */
+		{
+			int64_t listed;
+
+			mime_count_message(msg, &listed, &m->inline_parts);
+		}
 		g_object_unref(msg);
 	} else {
 		log_info("message has no readable headers; stored as received", "peer=%s size=%zu", d->peer, d->len);
