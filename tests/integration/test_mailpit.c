@@ -3,7 +3,7 @@
  * it: lists and searches (every search operator, end to end), the message view, headers, raw
  * source and parts, read flags, tags, deletion, info and webui; bad input of every kind
  * answered with its status and a JSON error; tenants kept apart through X-Pat-Tenant; live
- * events on /api/events and /api/v3/events. */
+ * events on /api/events and /api/v3/events; and the npm `mailpit-api` client, unchanged. */
 #include "tests/lib/testutil.h"
 
 #include <arpa/inet.h>
@@ -1429,6 +1429,47 @@ static void live_events(void **state)
 	free(quiet);
 }
 
+/* ---- the npm client ---- */
+
+/* The npm `mailpit-api` client, installed from tests/e2e's lockfile with `npm ci`, runs its
+ * checks (tests/e2e/mailpit.test.js) against this server. */
+static void the_npm_mailpit_client(void **state)
+{
+	static const char *const files[] = { "package.json", "package-lock.json", "mailpit.test.js" };
+	char e2e[4200], script[4300], http_env[64], smtp_env[64];
+	const char *ci[] = { "npm", "ci", "--prefix", e2e, "--no-audit", "--no-fund", "--loglevel=error", NULL };
+	const char *node[] = { "node", script, NULL };
+	const char *env[] = { http_env, smtp_env, NULL };
+	struct tu_proc p;
+
+	(void)state;
+	snprintf(e2e, sizeof e2e, "%s/e2e", dir);
+	mkdir(e2e, 0755);
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char src[4300], *text, *copy;
+
+		snprintf(src, sizeof src, "%s/tests/e2e/%s", tu_source_dir(), files[i]);
+		text = tu_read_file(src, NULL);
+		if (text == NULL)
+			fail_msg("cannot read %s", src);
+		copy = tu_write_file(e2e, files[i], text);
+		free(text);
+		free(copy);
+	}
+	tu_run(&p, ci, NULL, NULL);
+	if (p.status != 0)
+		fail_msg("npm ci failed (status %d):\n%s%s", p.status, p.out, p.err);
+	tu_proc_free(&p);
+	snprintf(script, sizeof script, "%s/mailpit.test.js", e2e);
+	snprintf(http_env, sizeof http_env, "PAT_HTTP_PORT=%d", http_port);
+	snprintf(smtp_env, sizeof smtp_env, "PAT_SMTP_PORT=%d", smtp_port);
+	tu_run(&p, node, env, NULL);
+	if (p.status != 0)
+		fail_msg("the mailpit-api client's checks failed (status %d):\n%s%s", p.status, p.out, p.err);
+	assert_contains(p.out, "all checks passed");
+	tu_proc_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1447,6 +1488,7 @@ int main(void)
 		cmocka_unit_test(v3_cursor_paging_and_search),
 		cmocka_unit_test(v3_messages_and_parts),
 		cmocka_unit_test(live_events),
+		cmocka_unit_test(the_npm_mailpit_client),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
