@@ -859,7 +859,7 @@ static bool add_attachments(struct send_state *st, json_t *body, GPtrArray *atta
 			g_free(g);
 			type = guessed;
 		}
-		if (type == NULL || (ct = g_mime_content_type_parse(NULL, type)) == NULL || !header_text_ok(type)) {
+		if (type == NULL || !header_text_ok(type) || (ct = g_mime_content_type_parse(NULL, type)) == NULL) {
 			http_reply_error(st->c, 400, "Attachments[%zu]: ContentType \"%.100s\" is not a media type", i,
 					 type != NULL ? type : "");
 			mem_free(guessed);
