@@ -243,6 +243,7 @@ static void delete_v1_message(struct http_call *c, struct dq_leader *l)
 		return;
 	}
 	log_info("message deleted", "tenant=%s id=%s by=%s", c->req.tenant, id, c->req.principal);
+	api__count_deleted(1);
 	api__announce_deleted(c, id);
 	http_reply_bytes(c, 200, NULL, "", 0, NULL); /* MailHog answers with an empty 200 */
 }

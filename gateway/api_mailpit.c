@@ -10,11 +10,13 @@
 
 #include <gio/gio.h>
 #include <gmime/gmime.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "gateway/gateway_metrics.h"
 #include "gateway/mime.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -132,6 +134,14 @@ bool api__parse_search(struct http_call *c, const char *search, const char *befo
 		return false;
 	}
 	return true;
+}
+
+static atomic_uint_fast64_t deleted_total; /* messages deleted through this process's API */
+
+void api__count_deleted(int64_t n)
+{
+	if (n > 0)
+		atomic_fetch_add(&deleted_total, (uint_fast64_t)n);
 }
 
 void api__announce_deleted(struct http_call *c, const char *id)
@@ -339,6 +349,7 @@ int api__delete_found(struct http_call *c, struct dq_leader *l, const struct sto
 		if (rv != PAT_OK)
 			return rv;
 		*deleted += gone;
+		api__count_deleted(gone);
 		if (gone == 0 || (int64_t)n == total)
 			break;
 	}
@@ -440,6 +451,7 @@ void api__mailpit_delete(struct http_call *c, struct dq_leader *l)
 		goto out;
 	}
 	log_info("messages deleted", "tenant=%s count=%lld by=%s", c->req.tenant, (long long)deleted, c->req.principal);
+	api__count_deleted(deleted);
 	if (n > 0)
 		for (size_t i = 0; i < n; i++)
 			api__announce_deleted(c, ids[i]);
@@ -1101,6 +1113,7 @@ void api__mailpit_info(struct http_call *c, struct dq_leader *l)
 	const struct api_context *app = c->app;
 	int64_t total = 0, unread = 0, bytes = 0;
 	uint64_t accepted = 0, accepted_bytes = 0;
+	double rejected = 0;
 	struct pat_err err;
 	char **tags = NULL;
 	size_t n = 0;
@@ -1132,15 +1145,17 @@ void api__mailpit_info(struct http_call *c, struct dq_leader *l)
 	}
 	store_tags_free(tags, n);
 	ingest_totals(&accepted, &accepted_bytes);
+	for (int i = 0; i < GATEWAY_REJECT__COUNT; i++)
+		rejected += metric_value(gateway_metrics()->rejections[i]);
 	http_reply_json(c, 200, tag_counts == NULL ? NULL : json_pack(
 		"{s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
 		"Version", app != NULL && app->version != NULL ? app->version : "", "LatestVersion", "",
 		"Database", "dqlite", "DatabaseSize", (json_int_t)bytes, "Messages", (json_int_t)total,
 		"Unread", (json_int_t)unread, "Tags", tag_counts, "RuntimeStats",
 		"Uptime", (json_int_t)(app != NULL && app->started_ms > 0 ? (time_wall_ms() - app->started_ms) / 1000 : 0),
-		"Memory", (json_int_t)resident_bytes(), "MessagesDeleted", (json_int_t)0,
+		"Memory", (json_int_t)resident_bytes(), "MessagesDeleted", (json_int_t)atomic_load(&deleted_total),
 		"SMTPAccepted", (json_int_t)accepted, "SMTPAcceptedSize", (json_int_t)accepted_bytes,
-		"SMTPRejected", (json_int_t)0, "SMTPIgnored", (json_int_t)0));
+		"SMTPRejected", (json_int_t)rejected, "SMTPIgnored", (json_int_t)0));
 }
 
 /* What Mailpit's web UI reads about the server: Pat relays only through MailHog's release

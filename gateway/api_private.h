@@ -73,6 +73,8 @@ bool api__parse_search(struct http_call *c, const char *search, const char *befo
 /* Delete the tenant's messages matching f a page at a time, announcing each. */
 int api__delete_found(struct http_call *c, struct dq_leader *l, const struct store_filter *f, int64_t *deleted,
 		      struct pat_err *err);
+/* Count messages deleted through the API (Mailpit's RuntimeStats.MessagesDeleted). */
+void api__count_deleted(int64_t n);
 /* Tell the live event streams of the tenant that messages went (id NULL: all of them). */
 void api__announce_deleted(struct http_call *c, const char *id);
 

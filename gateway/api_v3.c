@@ -224,6 +224,7 @@ void api__v3_delete(struct http_call *c, struct dq_leader *l)
 		return;
 	}
 	log_info("message deleted", "tenant=%s id=%s by=%s", c->req.tenant, id, c->req.principal);
+	api__count_deleted(1);
 	api__announce_deleted(c, id);
 	http_reply_json(c, 200, json_pack("{s:i}", "deleted", 1));
 }
@@ -250,8 +251,10 @@ void api__v3_delete_all(struct http_call *c, struct dq_leader *l)
 		return;
 	}
 	log_info("messages deleted", "tenant=%s count=%lld by=%s", c->req.tenant, (long long)deleted, c->req.principal);
-	if (search == NULL)
+	if (search == NULL) {
+		api__count_deleted(deleted);
 		api__announce_deleted(c, NULL);
+	}
 	http_reply_json(c, 200, json_pack("{s:I}", "deleted", (json_int_t)deleted));
 }
 

@@ -1220,6 +1220,7 @@ static void info_and_webui(void **state)
 	assert_true(jint(r.json, "RuntimeStats.SMTPAccepted") >= 6);
 	assert_true(jint(r.json, "RuntimeStats.SMTPAcceptedSize") > 1000);
 	assert_true(jint(r.json, "RuntimeStats.Memory") > 0);
+	assert_int_equal(jint(r.json, "RuntimeStats.MessagesDeleted"), 5); /* by deletes, before */
 	jint(r.json, "RuntimeStats.Uptime");
 	response_free(&r);
 	get_ok("/api/v1/webui", &r);
