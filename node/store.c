@@ -699,6 +699,7 @@ static const struct {
 	[STORE_TERM_SMALLER] = { "size < ?", 1, false },
 	[STORE_TERM_AFTER] = { "received_at >= ?", 1, false },
 	[STORE_TERM_BEFORE] = { "received_at < ?", 1, false },
+	[STORE_TERM_ID_BELOW] = { "id < ?", 1, true },
 };
 
 /* Free text as an FTS5 query: one string (quotes doubled), so FTS5 reads it as a phrase of
@@ -1015,6 +1016,72 @@ int store_set_read(struct dq_leader *l, const char *tenant, bool read, const cha
 	if (rv == PAT_OK && changed != NULL)
 		*changed = m.count;
 	return rv;
+}
+
+static int delete_ids_tx(struct dq_client *c, void *data, struct pat_err *err)
+{
+	struct matching *m = data;
+	struct dq_value p[DQ_MAX_PARAMS];
+	struct buf sql = BUF_INIT;
+	int rv = PAT_OK;
+
+	m->count = 0;
+	for (size_t off = 0; off < m->n_ids && rv == PAT_OK; off += IDS_PER_STATEMENT) {
+		size_t k = m->n_ids - off < IDS_PER_STATEMENT ? m->n_ids - off : IDS_PER_STATEMENT;
+		struct dq_result r;
+
+		p[0] = dq_text(m->tenant);
+		for (size_t i = 0; i < k; i++)
+			p[1 + i] = dq_text(m->ids[off + i] != NULL ? m->ids[off + i] : "");
+		buf_reset(&sql);
+		buf_append_str(&sql, "DELETE FROM messages WHERE tenant = ? AND id IN ");
+		marks(&sql, k);
+		if (sql.data == NULL) {
+			rv = err_set(err, PAT_ENOMEM, "out of memory");
+			break;
+		}
+		if ((rv = dq_client_exec_sql(c, sql.data, p, (unsigned)k + 1, &r)) == PAT_OK)
+			m->count += (int64_t)r.rows_affected;
+	}
+	buf_free(&sql);
+	return rv;
+}
+
+int store_delete_ids(struct dq_leader *l, const char *tenant, const char *const *ids, size_t n_ids, int64_t *deleted,
+		     struct pat_err *err)
+{
+	struct matching m = { tenant, NULL, ids, n_ids, false, 0 };
+	int rv;
+
+	err_clear(err);
+	if (deleted != NULL)
+		*deleted = 0;
+	if (n_ids == 0)
+		return PAT_OK;
+	rv = run_tx(l, delete_ids_tx, &m, err);
+	if (rv == PAT_OK && deleted != NULL)
+		*deleted = m.count;
+	return rv;
+}
+
+int store_stored_bytes(struct dq_leader *l, const char *tenant, int64_t *bytes, struct pat_err *err)
+{
+	struct dq_value p = dq_text(tenant);
+	struct dq_rows rows;
+	bool row = false;
+	int rv;
+
+	err_clear(err);
+	*bytes = 0;
+	rv = dq_leader_query_sql(l, "SELECT coalesce(sum(length(raw) + length(body) + length(snippet) + 256), 0) "
+				    "FROM messages WHERE tenant = ?", &p, 1, &rows);
+	if (rv != PAT_OK)
+		return err_set(err, rv, "%s", l->err.msg);
+	rv = dq_rows_next(&rows, &row);
+	if (rv == PAT_OK && row)
+		*bytes = rows.values[0].integer;
+	dq_rows_close(&rows);
+	return rv == PAT_OK ? PAT_OK : err_set(err, rv, "%s", l->client.err.msg);
 }
 
 /* ---- tags ---- */

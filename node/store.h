@@ -119,6 +119,7 @@ enum store_term_kind {
 	STORE_TERM_SMALLER,        /* number: fewer than that many bytes */
 	STORE_TERM_AFTER,          /* number: received at or after (ms since the epoch) */
 	STORE_TERM_BEFORE,         /* number: received before (ms since the epoch) */
+	STORE_TERM_ID_BELOW,       /* text: an id older than this one (a cursor for paging) */
 };
 
 #define STORE_FILTER_MAX_TERMS 40 /* a term binds at most 5 parameters; dqlite takes 255 */
@@ -160,6 +161,14 @@ int store_delete_matching(struct dq_leader *l, const char *tenant, const struct 
  * else those matching f (NULL: all). *changed (may be NULL) gets how many changed state. */
 int store_set_read(struct dq_leader *l, const char *tenant, bool read, const char *const *ids, size_t n_ids,
 		   const struct store_filter *f, int64_t *changed, struct pat_err *err);
+
+/* Delete the messages of ids (unknown ids are skipped) in one transaction; *deleted (may be
+ * NULL) gets how many went. */
+int store_delete_ids(struct dq_leader *l, const char *tenant, const char *const *ids, size_t n_ids, int64_t *deleted,
+		     struct pat_err *err);
+/* Bytes the tenant's messages take in the database (their compressed raw messages and
+ * summary columns, roughly). */
+int store_stored_bytes(struct dq_leader *l, const char *tenant, int64_t *bytes, struct pat_err *err);
 
 /* ---- tags ----
  *
