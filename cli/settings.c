@@ -45,6 +45,8 @@ const struct conf_key settings_keys[] = {
 	  .help = "voting members the leader keeps, spread over regions" },
 	{ "cluster", "standbys", CONF_INT, F(cluster.standbys), "3", 0, 15,
 	  .help = "standby members the leader keeps, ready to become voters" },
+	{ "cluster", "network_latency", CONF_DURATION, F(cluster.network_latency), NULL, 1, 10 * SEC,
+	  .help = "one-way network latency between nodes that Raft's heartbeat (1.5x) and election (15x) timeouts scale with; unset: dqlite's defaults" },
 
 	{ "gateway", "cluster", CONF_ADDRESS_LIST, F(gateway.cluster), NULL,
 	  .required = SETTINGS_ROLE_GATEWAY,

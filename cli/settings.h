@@ -35,6 +35,7 @@ struct pat_settings {
 	struct {
 		int64_t voters;   /* voting members the leader maintains */
 		int64_t standbys; /* standby members the leader maintains */
+		int64_t network_latency; /* ms of one-way latency Raft timeouts scale with; 0: dqlite's */
 	} cluster;
 	struct {
 		char *cluster; /* dqlite nodes to reach the leader through */
