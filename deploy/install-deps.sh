@@ -45,6 +45,7 @@ libwslay-dev
 npm
 prometheus
 prometheus-alertmanager
+systemd
 "
 # Optional groups, installed only when asked for with --with GROUP.
 PACKAGES_BENCH="
