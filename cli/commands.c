@@ -39,7 +39,7 @@ static const struct cli_option node_options[] = {
 
 static const struct cli_option cluster_options[] = {
 	{ "--cluster", "ADDR,...", "gateway.cluster", "nodes to reach the leader through (default: [node] address)" },
-	{ "--json", NULL, NULL, "status: print JSON" },
+	{ "--json", NULL, NULL, "status, rtt: print JSON" },
 	{ "--force", NULL, NULL, "restore: replace tables the cluster already has" },
 	{ NULL, NULL, NULL, NULL },
 };
@@ -105,9 +105,11 @@ const struct cli_command cli_commands[] = {
 	  "                 A column named label (1 = anomaly) is left out of fitting, and the ROC AUC\n"
 	  "                 of the scores against it is printed on stderr.",
 	  anomaly_options, cli_cmd_anomaly, true },
-	{ "cluster", "status|transfer ID|remove ID|backup FILE|restore FILE [OPTIONS]",
+	{ "cluster", "status|rtt|transfer ID|remove ID|backup FILE|restore FILE [OPTIONS]",
 	  "inspect and change cluster membership; back up and restore",
 	  "status         members with role, region, weight and reachability, and the leader\n"
+	  "rtt            the round trip from here to each member (median of 7 requests), to\n"
+	  "               choose [cluster] network_latency from\n"
 	  "transfer ID    hand leadership to member ID\n"
 	  "remove ID      remove member ID from the cluster (not the leader: transfer first)\n"
 	  "backup FILE    write the whole database to FILE, a standalone SQLite file\n"
