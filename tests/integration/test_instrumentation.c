@@ -69,7 +69,8 @@ static int setup(void **state)
 	w.seeds = cluster.seeds;
 	if (writer_start(&writer, &w, &err) != PAT_OK)
 		return -1;
-	in = (struct ingest){ &writer, "default", NULL, "pat.test", "eu-west", "pat.test" };
+	in = (struct ingest){ .writer = &writer, .tenant = "default", .hostname = "pat.test", .region = "eu-west",
+			      .gateway = "pat.test" };
 	uv_loop_init(&loop);
 	uv_async_init(&loop, &stop, on_stop);
 	if (smtp_server_start(&smtp, &loop, &o, &err) != PAT_OK)
