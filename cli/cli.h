@@ -86,5 +86,6 @@ int cli_cmd_serve(struct cli_args *args);
 int cli_cmd_sendmail(struct cli_args *args);
 int cli_cmd_gateway(struct cli_args *args);
 int cli_cmd_load(struct cli_args *args);
+int cli_cmd_netsim(struct cli_args *args);
 
 #endif
