@@ -46,6 +46,7 @@ npm
 prometheus
 prometheus-alertmanager
 systemd
+iptables
 "
 # Optional groups, installed only when asked for with --with GROUP.
 PACKAGES_BENCH="

@@ -369,6 +369,62 @@ static void transparent_refuses_what_was_not_redirected(void **state)
 	}
 }
 
+/* The real thing: in a network namespace of its own, iptables REDIRECTs a client's connection
+ * to the proxy, which finds the original destination and adds the latency on the way. Needs
+ * root, unshare and iptables (deploy/install-deps.sh). */
+static void transparent_mode_behind_iptables_redirect(void **state)
+{
+	static const char script[] =
+		"set -e\n"
+		"ip link set lo up\n"
+		"iptables -t nat -A OUTPUT -p tcp -s 127.0.0.3 -d 127.0.0.2 --dport 7101 -j REDIRECT --to-ports 7102\n"
+		"python3 -c '\n"
+		"import socket, threading\n"
+		"s = socket.socket(); s.bind((\"127.0.0.2\", 7101)); s.listen(4)\n"
+		"def echo(c):\n"
+		"    while True:\n"
+		"        d = c.recv(65536)\n"
+		"        if not d: break\n"
+		"        c.sendall(d)\n"
+		"    c.close()\n"
+		"while True:\n"
+		"    c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()\n"
+		"' &\n"
+		"echo_pid=$!\n"
+		"\"$PAT\" netsim --listen 127.0.0.1:7102 --transparent --profile custom --set netsim.latency=50ms &\n"
+		"netsim_pid=$!\n"
+		"python3 -c '\n"
+		"import socket, time\n"
+		"for attempt in range(100):\n"
+		"    try:\n"
+		"        s = socket.socket(); s.bind((\"127.0.0.3\", 0)); s.connect((\"127.0.0.2\", 7101)); break\n"
+		"    except OSError:\n"
+		"        s.close(); time.sleep(0.1)\n"
+		"t = time.monotonic(); s.sendall(b\"hello\"); got = s.recv(16)\n"
+		"print(\"echo=%s rtt_us=%d\" % (got.decode(), (time.monotonic() - t) * 1e6))\n"
+		"'\n"
+		"kill -TERM $netsim_pid; wait $netsim_pid; echo netsim_status=$?\n"
+		"kill $echo_pid\n";
+	char pat_env[4200];
+	const char *env[] = { pat_env, NULL };
+	const char *argv[] = { "unshare", "-n", "sh", "-c", script, NULL };
+	struct tu_proc p;
+	const char *rtt;
+
+	(void)state;
+	if (geteuid() != 0 || access("/usr/sbin/iptables", X_OK) != 0 || access("/usr/bin/unshare", X_OK) != 0)
+		skip();
+	snprintf(pat_env, sizeof pat_env, "PAT=%s", tu_pat_bin());
+	tu_run(&p, argv, env, NULL);
+	if (p.status != 0 || strstr(p.out, "echo=hello") == NULL)
+		fail_msg("transparent mode (status %d):\n%s%s", p.status, p.out, p.err);
+	rtt = strstr(p.out, "rtt_us=");
+	assert_non_null(rtt);
+	assert_true(atol(rtt + 7) >= 2 * 50000 - 2000);
+	assert_contains(p.out, "netsim_status=0");
+	tu_proc_free(&p);
+}
+
 static void bad_input_is_a_clear_error(void **state)
 {
 	struct tu_proc p;
@@ -451,6 +507,7 @@ int main(void)
 		cmocka_unit_test(resets_connections),
 		cmocka_unit_test(several_links_from_a_config_file),
 		cmocka_unit_test(transparent_refuses_what_was_not_redirected),
+		cmocka_unit_test(transparent_mode_behind_iptables_redirect),
 		cmocka_unit_test(bad_input_is_a_clear_error),
 	};
 	return cmocka_run_group_tests_name("pat netsim", tests, setup, teardown);
