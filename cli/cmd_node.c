@@ -3,17 +3,23 @@
  * The process starts the node, joins the cluster when it is new and [node] join is set, and
  * then waits for SIGTERM or SIGINT, on which it stops the node cleanly (in-flight requests
  * finish; the Raft log on disk stays consistent). Signals are taken synchronously with
- * sigtimedwait() so that no work happens in a signal handler, and the same loop runs the
- * node's periodic duties.
+ * sigtimedwait() so that no work happens in a signal handler.
  *
- * Under systemd (Type=notify) it says READY=1 once the node is a registered member of the
- * cluster (bootstrapped, or joined), STOPPING=1 on the signal, and WATCHDOG=1 from the same
- * loop, so a loop that stops turning stops the pings and systemd restarts the node. */
+ * The node's periodic duties (joining, registering, the leader's roles check) run on a thread
+ * of their own, once a second: their requests may legitimately block for up to ASSIGN_MS of
+ * node/duties.c (a promotion waits for the new voter to catch up), longer than a watchdog
+ * interval. Under systemd (Type=notify) the main loop says READY=1 once the node is a
+ * registered member of the cluster (bootstrapped, or joined), STOPPING=1 on the signal, and
+ * WATCHDOG=1 at half the watchdog interval, but only while the duties thread is alive: a round
+ * of duties that has not finished after DUTIES_STUCK_MS stops the pings, and systemd restarts
+ * the node. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "lib/err.h"
@@ -22,6 +28,33 @@
 #include "lib/timeutil.h"
 #include "node/duties.h"
 #include "node/server.h"
+
+/* A round of duties running longer than this is stuck (its longest request takes 30 s). */
+#define DUTIES_STUCK_MS 90000
+
+/* The duties thread and what the main loop learns from it. */
+struct duties_runner {
+	struct node_duties *duties;
+	atomic_bool stop;         /* set by the main loop */
+	atomic_bool ready;        /* joined and registered */
+	atomic_llong busy_since;  /* time_mono_ms() a round started, 0 between rounds */
+};
+
+static void *run_duties(void *arg)
+{
+	struct duties_runner *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		atomic_store(&r->busy_since, (long long)time_mono_ms());
+		node_duties_run(r->duties);
+		atomic_store(&r->busy_since, 0);
+		if (r->duties->joined && r->duties->registered)
+			atomic_store(&r->ready, true);
+		for (int i = 0; i < 10 && !atomic_load(&r->stop); i++)
+			usleep(100000);
+	}
+	return NULL;
+}
 
 int cli_cmd_node(struct cli_args *args)
 {
@@ -33,9 +66,11 @@ int cli_cmd_node(struct cli_args *args)
 	struct sdnotify notify;
 	struct conf c;
 	sigset_t stop;
-	int64_t next_duties = 0, next_ping = 0;
+	struct duties_runner runner;
+	pthread_t duties_thread;
+	int64_t next_ping = 0;
 	uint64_t ping_ms;
-	bool ready = false;
+	bool ready = false, stuck = false;
 	int rv;
 
 	if (args->n_positional > 0) {
@@ -92,15 +127,26 @@ int cli_cmd_node(struct cli_args *args)
 	}
 	log_info("node started; joining and registering", "id=%llu address=%s", (unsigned long long)o.id, o.address);
 	rv = CLI_EXIT_OK;
+	runner.duties = &duties;
+	atomic_init(&runner.stop, false);
+	atomic_init(&runner.ready, false);
+	atomic_init(&runner.busy_since, 0);
+	if (pthread_create(&duties_thread, NULL, run_duties, &runner) != 0) {
+		fprintf(stderr, "pat node: cannot start the duties thread\n");
+		node_duties_close(&duties);
+		node_server_stop(&server);
+		sdnotify_close(&notify);
+		conf_close(&c);
+		return CLI_EXIT_FAILURE;
+	}
 	for (;;) {
-		/* Wake for the duties once a second, and as often as the watchdog needs. */
-		int64_t now = time_mono_ms(), wake = next_duties;
+		/* Wake every 100 ms at most: readiness is seen soon, and pings come on time. */
+		int64_t now = time_mono_ms(), wake = 100, busy;
 		struct timespec tick;
 		int sig;
 
-		if (ping_ms > 0 && next_ping < wake)
-			wake = next_ping;
-		wake = wake > now ? wake - now : 0;
+		if (ping_ms > 0 && next_ping - now < wake)
+			wake = next_ping > now ? next_ping - now : 0;
 		tick.tv_sec = (time_t)(wake / 1000);
 		tick.tv_nsec = (long)(wake % 1000) * 1000000L;
 		sig = sigtimedwait(&stop, NULL, &tick);
@@ -110,22 +156,28 @@ int cli_cmd_node(struct cli_args *args)
 			break;
 		}
 		now = time_mono_ms();
-		if (now >= next_duties) {
-			node_duties_run(&duties);
-			next_duties = now + 1000;
-		}
-		if (!ready && duties.joined && duties.registered) {
+		if (!ready && atomic_load(&runner.ready)) {
 			ready = true;
 			log_info("node ready", "id=%llu address=%s", (unsigned long long)o.id, o.address);
 			if (sdnotify_sendf(&notify, &err, "READY=1\nSTATUS=node %llu serving at %s",
 					   (unsigned long long)o.id, o.address) != PAT_OK)
 				log_warn("cannot notify systemd", "error=%s", err.msg);
 		}
+		busy = (int64_t)atomic_load(&runner.busy_since);
+		if (busy != 0 && now - busy > DUTIES_STUCK_MS) {
+			if (!stuck)
+				log_error("node duties stuck; no more watchdog pings", "busy_ms=%lld", (long long)(now - busy));
+			stuck = true;
+			continue;
+		}
+		stuck = false;
 		if (ping_ms > 0 && now >= next_ping) {
 			sdnotify_send(&notify, "WATCHDOG=1", &err);
 			next_ping = now + (int64_t)ping_ms;
 		}
 	}
+	atomic_store(&runner.stop, true);
+	pthread_join(duties_thread, NULL);
 	node_duties_close(&duties);
 	node_server_stop(&server);
 	sdnotify_close(&notify);
