@@ -60,7 +60,31 @@ struct front {
 	struct node_duties *duties;
 	pthread_t duties_thread;
 	volatile bool stopping;
+	struct node_server *node;     /* the embedded node, restarted when its writes are stuck */
+	struct node_options node_options;
+	pthread_mutex_t node_mu;      /* restart against shutdown */
+	bool node_down;               /* stopped for good */
 };
+
+/* The writer found the embedded node answering every write with a disk I/O error (a dqlite
+ * 1.11.1 fault that lasts until the node restarts): restart it. Writer thread. */
+static void restart_node(void *data)
+{
+	struct front *f = data;
+	struct pat_err err;
+
+	pthread_mutex_lock(&f->node_mu);
+	if (!f->node_down) {
+		node_server_stop(f->node);
+		if (node_server_start(f->node, &f->node_options, &err) != PAT_OK) {
+			log_error("the node did not restart", "error=%s", err.msg);
+			f->node_down = true;
+		} else {
+			log_warn("node restarted after persistent disk I/O errors", "id=%llu", (unsigned long long)f->node->id);
+		}
+	}
+	pthread_mutex_unlock(&f->node_mu);
+}
 
 static void *run_duties(void *arg)
 {
@@ -215,7 +239,7 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 	{
 		struct writer_options w = { seeds, (size_t)s->store.batch_max_rows, (size_t)s->store.batch_max_bytes,
 					    (size_t)s->store.queue_max_bytes, (int)s->store.commit_timeout,
-					    (int)s->store.commit_timeout };
+					    (int)s->store.commit_timeout, f->node != NULL ? restart_node : NULL, f };
 
 		if (writer_start(&f->writer, &w, &err) != PAT_OK) {
 			fprintf(stderr, "%s: %s\n", f->who, err.msg);
@@ -308,7 +332,8 @@ static bool no_arguments(struct cli_args *args)
 
 int cli_cmd_serve(struct cli_args *args)
 {
-	static struct front f = { .who = "pat serve", .duties_wanted = true, .notify.fd = -1 };
+	static struct front f = { .who = "pat serve", .duties_wanted = true, .node_mu = PTHREAD_MUTEX_INITIALIZER,
+				  .notify.fd = -1 };
 	static struct node_duties duties;
 	struct pat_settings s;
 	struct node_server node;
@@ -333,6 +358,8 @@ int cli_cmd_serve(struct cli_args *args)
 			rv = CLI_EXIT_FAILURE;
 			goto out;
 		}
+		f.node = &node;
+		f.node_options = o;
 	}
 	{
 		struct node_duty_options d = { .id = NODE_BOOTSTRAP_ID, .address = s.node.address, .region = s.node.region,
@@ -344,7 +371,10 @@ int cli_cmd_serve(struct cli_args *args)
 	f.duties = &duties;
 	rv = run_front(&f, &s, s.node.address, s.node.region);
 	node_duties_close(&duties);
+	pthread_mutex_lock(&f.node_mu);
+	f.node_down = true;
 	node_server_stop(&node);
+	pthread_mutex_unlock(&f.node_mu);
 	if (rv == CLI_EXIT_OK)
 		log_info("pat serve stopped", "");
 out:

@@ -41,6 +41,27 @@ static struct writer_item *take_batch(struct writer *w, size_t *n)
 	return first;
 }
 
+/* dqlite 1.11.1 can get into a state where every write on the leader fails with "disk I/O
+ * error" (SQLITE_IOERR_SHORT_READ from its in-memory WAL after a checkpoint emptied it; fixed
+ * in dqlite 1.13) until the node restarts. Those batches were answered 451 already; after a
+ * few in a row, ask the owner of the node to restart it, then reconnect. */
+static void stuck_check(struct writer *w, int rv)
+{
+	if (rv != PAT_EREMOTE || (w->leader.client.fail_code & 0xff) != 10 /* SQLITE_IOERR */) {
+		w->io_failures = 0;
+		return;
+	}
+	if (++w->io_failures < WRITER_STUCK_AFTER)
+		return;
+	log_error("the leader answers every write with a disk I/O error", "batches=%u code=%llu action=%s",
+		  w->io_failures, (unsigned long long)w->leader.client.fail_code,
+		  w->o.on_stuck != NULL ? "restarting the node" : "restart the leader's node, or move the leader with pat cluster transfer");
+	if (w->o.on_stuck != NULL)
+		w->o.on_stuck(w->o.stuck_data);
+	dq_client_close(&w->leader.client);
+	w->io_failures = 0;
+}
+
 static void *run(void *arg)
 {
 	struct writer *w = arg;
@@ -94,6 +115,7 @@ static void *run(void *arg)
 			it->cb(it, rv);
 			it = next;
 		}
+		stuck_check(w, rv);
 	}
 	mem_free(batch);
 	return NULL;

@@ -34,7 +34,14 @@ struct writer_options {
 	size_t queue_max_bytes;   /* raw bytes queued before submit refuses (backpressure) */
 	int timeout_ms;           /* per request */
 	int retry_ms;             /* how long a batch may keep retrying */
+	/* Called from the writer thread when STUCK_AFTER batches in a row failed with a disk I/O
+	 * error from the leader, which dqlite 1.11.1 can keep answering until its node restarts;
+	 * NULL: only logged. The writer reconnects after it returns. */
+	void (*on_stuck)(void *data);
+	void *stuck_data;
 };
+
+#define WRITER_STUCK_AFTER 3
 
 struct writer_stats {
 	uint64_t batches;  /* transactions committed */
@@ -56,6 +63,7 @@ struct writer {
 	bool stopping;
 	bool started;
 	struct writer_stats stats;
+	unsigned io_failures;     /* batches in a row refused with a disk I/O error */
 };
 
 int writer_start(struct writer *w, const struct writer_options *o, struct pat_err *err);

@@ -165,12 +165,19 @@ static double run_smtp_source(int port, int conns, int messages, int size)
 	int64_t t0;
 	int rc;
 
-	snprintf(cmd, sizeof cmd, "%s -d -s %d -m %d -l %d -f bench@pat.test -t inbox@pat.test 127.0.0.1:%d >/dev/null 2>&1",
-		 SMTP_SOURCE, conns, messages, size, port);
+	snprintf(cmd, sizeof cmd, "%s -d -s %d -m %d -l %d -f bench@pat.test -t inbox@pat.test 127.0.0.1:%d >%s/smtp-source.out 2>&1",
+		 SMTP_SOURCE, conns, messages, size, port, scratch);
 	t0 = time_mono_ns();
 	rc = system(cmd);
-	if (rc != 0)
+	if (rc != 0) {
+		char tail[600];
+
+		snprintf(tail, sizeof tail, "tail -3 %s/smtp-source.out >&2", scratch);
+		fprintf(stderr, "bench_ingest: smtp-source failed (%d connections, %d bytes):\n", conns, size);
+		if (system(tail) != 0)
+			fprintf(stderr, "(no output)\n");
 		return 0;
+	}
 	return messages / ((double)(time_mono_ns() - t0) / 1e9);
 }
 
@@ -182,13 +189,13 @@ struct load_result {
 /* pat load --json against port. */
 static bool run_pat_load(int port, int conns, int messages, int size, struct load_result *r)
 {
-	char cmd[1024], out[2048];
+	char cmd[1200], out[2048];
 	size_t n;
 	json_t *j;
 	FILE *p;
 
-	snprintf(cmd, sizeof cmd, "'%s' load --smtp 127.0.0.1:%d --connections %d --messages %d --size %d --json 2>/dev/null",
-		 tu_pat_bin(), port, conns, messages, size);
+	snprintf(cmd, sizeof cmd, "'%s' load --smtp 127.0.0.1:%d --connections %d --messages %d --size %d --json 2>>%s/pat-load.err",
+		 tu_pat_bin(), port, conns, messages, size, scratch);
 	if ((p = popen(cmd, "r")) == NULL)
 		return false;
 	n = fread(out, 1, sizeof out - 1, p);

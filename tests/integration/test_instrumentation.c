@@ -50,7 +50,7 @@ static void *run_loop(void *arg)
 
 static int setup(void **state)
 {
-	struct writer_options w = { NULL, 64, 1 << 20, 8 << 20, 1000, 1500 };
+	struct writer_options w = { NULL, 64, 1 << 20, 8 << 20, 1000, 1500, NULL, NULL };
 	struct smtp_options o = { .listen = "127.0.0.1:0", .hostname = "pat.test", .max_message_size = 4096,
 				  .max_recipients = 2, .max_connections = 16, .max_connections_per_ip = 2,
 				  .command_timeout_ms = 10000, .data_timeout_ms = 10000, .auth = SMTP_AUTH_MODE_ANY,
@@ -69,8 +69,7 @@ static int setup(void **state)
 	w.seeds = cluster.seeds;
 	if (writer_start(&writer, &w, &err) != PAT_OK)
 		return -1;
-	in = (struct ingest){ .writer = &writer, .tenant = "default", .hostname = "pat.test", .region = "eu-west",
-			      .gateway = "pat.test" };
+	in = (struct ingest){ .writer = &writer, .tenant = "default", .hostname = "pat.test", .region = "eu-west", .gateway = "pat.test" };
 	uv_loop_init(&loop);
 	uv_async_init(&loop, &stop, on_stop);
 	if (smtp_server_start(&smtp, &loop, &o, &err) != PAT_OK)

@@ -93,7 +93,7 @@ static void *produce(void *arg)
 
 static void many_producers_share_batches(void **state)
 {
-	struct writer_options o = { cluster.seeds, 256, 16 << 20, 64 << 20, 5000, 20000 };
+	struct writer_options o = { cluster.seeds, 256, 16 << 20, 64 << 20, 5000, 20000, NULL, NULL };
 	static struct producer producers[PRODUCERS];
 	pthread_t threads[PRODUCERS];
 	struct writer w;
@@ -148,7 +148,7 @@ static void fill(struct writer_item *it, int *status)
  * while the writer is stuck on a batch, a full queue refuses more until there is room. */
 static void no_cluster_no_acknowledgement(void **state)
 {
-	struct writer_options o = { cluster.seeds, 64, 1 << 20, 0, 1000, 1500 };
+	struct writer_options o = { cluster.seeds, 64, 1 << 20, 0, 1000, 1500, NULL, NULL };
 	struct writer w;
 	struct pat_err err;
 	struct writer_item items[3];
