@@ -277,7 +277,8 @@ static void enqueue(struct half *h, const char *data, size_t len)
 	k->half = h;
 	k->len = len;
 	k->at_us = netsim_dir_schedule(&h->sched, now_us(), len);
-	memcpy(k->data, data, len);
+	if (len > 0)
+		memcpy(k->data, data, len);
 	if (h->tail != NULL)
 		h->tail->next = k;
 	else
