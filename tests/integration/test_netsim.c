@@ -374,10 +374,11 @@ static void transparent_refuses_what_was_not_redirected(void **state)
  * root, unshare and iptables (deploy/install-deps.sh). */
 static void transparent_mode_behind_iptables_redirect(void **state)
 {
+	/* Whatever happens, the background processes go when the script ends (they hold its
+	 * output open); the client retries until the echo server and the proxy both listen. */
 	static const char script[] =
-		"set -e\n"
-		"ip link set lo up\n"
-		"iptables -t nat -A OUTPUT -p tcp -s 127.0.0.3 -d 127.0.0.2 --dport 7101 -j REDIRECT --to-ports 7102\n"
+		"ip link set lo up || exit 1\n"
+		"iptables -t nat -A OUTPUT -p tcp -s 127.0.0.3 -d 127.0.0.2 --dport 7101 -j REDIRECT --to-ports 7102 || exit 1\n"
 		"python3 -c '\n"
 		"import socket, threading\n"
 		"s = socket.socket(); s.bind((\"127.0.0.2\", 7101)); s.listen(4)\n"
@@ -393,18 +394,21 @@ static void transparent_mode_behind_iptables_redirect(void **state)
 		"echo_pid=$!\n"
 		"\"$PAT\" netsim --listen 127.0.0.1:7102 --transparent --profile custom --set netsim.latency=50ms &\n"
 		"netsim_pid=$!\n"
-		"python3 -c '\n"
+		"trap 'kill $echo_pid $netsim_pid 2>/dev/null' EXIT\n"
+		"timeout 30 python3 -c '\n"
 		"import socket, time\n"
-		"for attempt in range(100):\n"
+		"for attempt in range(200):\n"
+		"    s = socket.socket()\n"
 		"    try:\n"
-		"        s = socket.socket(); s.bind((\"127.0.0.3\", 0)); s.connect((\"127.0.0.2\", 7101)); break\n"
+		"        s.bind((\"127.0.0.3\", 0)); s.connect((\"127.0.0.2\", 7101))\n"
+		"        t = time.monotonic(); s.sendall(b\"hello\"); got = s.recv(16)\n"
+		"        if got == b\"hello\":\n"
+		"            print(\"echo=%s rtt_us=%d\" % (got.decode(), (time.monotonic() - t) * 1e6)); break\n"
 		"    except OSError:\n"
-		"        s.close(); time.sleep(0.1)\n"
-		"t = time.monotonic(); s.sendall(b\"hello\"); got = s.recv(16)\n"
-		"print(\"echo=%s rtt_us=%d\" % (got.decode(), (time.monotonic() - t) * 1e6))\n"
+		"        pass\n"
+		"    s.close(); time.sleep(0.1)\n"
 		"'\n"
-		"kill -TERM $netsim_pid; wait $netsim_pid; echo netsim_status=$?\n"
-		"kill $echo_pid\n";
+		"kill -TERM $netsim_pid; wait $netsim_pid; echo netsim_status=$?\n";
 	char pat_env[4200];
 	const char *env[] = { pat_env, NULL };
 	const char *argv[] = { "unshare", "-n", "sh", "-c", script, NULL };
