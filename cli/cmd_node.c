@@ -12,7 +12,11 @@
  * registered member of the cluster (bootstrapped, or joined), STOPPING=1 on the signal, and
  * WATCHDOG=1 at half the watchdog interval, but only while the duties thread is alive: a round
  * of duties that has not finished after DUTIES_STUCK_MS stops the pings, and systemd restarts
- * the node. */
+ * the node.
+ *
+ * When the duties find the node answering every write with a disk I/O error (a dqlite 1.11.1
+ * fault that lasts until the node restarts: duties.stuck), the duties thread restarts the node
+ * in place; if it cannot, the process exits with status 1 (and systemd starts it again). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,10 +39,30 @@
 /* The duties thread and what the main loop learns from it. */
 struct duties_runner {
 	struct node_duties *duties;
+	struct node_server *server;        /* restarted when the duties find it stuck */
+	const struct node_options *options;
 	atomic_bool stop;         /* set by the main loop */
 	atomic_bool ready;        /* joined and registered */
+	atomic_bool failed;       /* the node could not be restarted: exit 1 */
 	atomic_llong busy_since;  /* time_mono_ms() a round started, 0 between rounds */
 };
+
+/* dqlite 1.11.1 keeps a node failing every write until it restarts. Duties thread. */
+static bool restart_node(struct duties_runner *r)
+{
+	struct pat_err err;
+
+	r->duties->stuck = false;
+	dq_client_close(&r->duties->leader.client);
+	node_server_stop(r->server);
+	if (node_server_start(r->server, r->options, &err) != PAT_OK) {
+		log_error("node failed to restart", "id=%llu error=%s", (unsigned long long)r->options->id, err.msg);
+		atomic_store(&r->failed, true);
+		return false;
+	}
+	log_warn("node restarted after persistent disk I/O errors", "id=%llu", (unsigned long long)r->options->id);
+	return true;
+}
 
 static void *run_duties(void *arg)
 {
@@ -47,6 +71,10 @@ static void *run_duties(void *arg)
 	while (!atomic_load(&r->stop)) {
 		atomic_store(&r->busy_since, (long long)time_mono_ms());
 		node_duties_run(r->duties);
+		if (r->duties->stuck && !restart_node(r)) {
+			atomic_store(&r->busy_since, 0);
+			return NULL;
+		}
 		atomic_store(&r->busy_since, 0);
 		if (r->duties->joined && r->duties->registered)
 			atomic_store(&r->ready, true);
@@ -128,8 +156,11 @@ int cli_cmd_node(struct cli_args *args)
 	log_info("node started; joining and registering", "id=%llu address=%s", (unsigned long long)o.id, o.address);
 	rv = CLI_EXIT_OK;
 	runner.duties = &duties;
+	runner.server = &server;
+	runner.options = &o;
 	atomic_init(&runner.stop, false);
 	atomic_init(&runner.ready, false);
+	atomic_init(&runner.failed, false);
 	atomic_init(&runner.busy_since, 0);
 	if (pthread_create(&duties_thread, NULL, run_duties, &runner) != 0) {
 		fprintf(stderr, "pat node: cannot start the duties thread\n");
@@ -153,6 +184,10 @@ int cli_cmd_node(struct cli_args *args)
 		if (sig > 0) {
 			log_info("stopping on signal", "signal=%s", sig == SIGTERM ? "TERM" : sig == SIGINT ? "INT" : "HUP");
 			sdnotify_send(&notify, "STOPPING=1\nSTATUS=stopping", &err);
+			break;
+		}
+		if (atomic_load(&runner.failed)) {
+			rv = CLI_EXIT_FAILURE;
 			break;
 		}
 		now = time_mono_ms();
