@@ -5,6 +5,7 @@
 #   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run             install dependencies, build and start `pat serve`
 #   make bench           run the benchmarks (docs/BENCHMARKS.md)
+#   make install         install pat, its systemd units and example configs (PREFIX, DESTDIR)
 #   make clean           remove build/
 #
 # Every .c file under the module folders is compiled into one static library, build/libpat.a;
@@ -64,7 +65,7 @@ $(FLAGS_MK): Makefile deploy/install-deps.sh
 	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
 	   echo "TEST_LIBS := $$(pkg-config --libs $(TEST_PKGS))"; } > $@.tmp && mv $@.tmp $@
 
-.PHONY: all deps test run bench clean check-layers help FORCE
+.PHONY: all deps test run bench install clean check-layers help FORCE
 
 # The commit pat was built from, for `pat version`: the stamp changes only when HEAD does,
 # so that only version.o is rebuilt.
@@ -114,10 +115,32 @@ bench: $(BUILD)/pat $(BENCH_BINS)
 run: deps $(BUILD)/pat
 	$(BUILD)/pat serve $(ARGS)
 
+# Installation (docs/DEVELOPMENT.md). DESTDIR stages the tree for a package. The units go
+# where systemd looks for units of software installed under PREFIX (/usr/local/lib/systemd/
+# system for the default; /usr/lib/systemd/system with PREFIX=/usr); their ExecStart= is
+# rewritten to the installed binary.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/pat
+UNITS    := $(wildcard deploy/systemd/*.service)
+EXAMPLES := $(wildcard deploy/examples/*.conf)
+
+install: $(BUILD)/pat
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(BUILD)/pat $(DESTDIR)$(BINDIR)/pat
+	@for u in $(UNITS); do \
+		echo "install $$u -> $(DESTDIR)$(UNITDIR)/$${u##*/}"; \
+		sed 's|/usr/local/bin/pat|$(BINDIR)/pat|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}.tmp && \
+		mv $(DESTDIR)$(UNITDIR)/$${u##*/}.tmp $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+
 clean:
 	rm -rf build
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 -include $(LIB_OBJS:.o=.d) $(TLIB_OBJS:.o=.d) $(BUILD)/obj/cli/main.d $(TEST_BINS:$(BUILD)/%=$(BUILD)/obj/%.d) $(BENCH_BINS:$(BUILD)/%=$(BUILD)/obj/%.d)

@@ -191,6 +191,26 @@ static void print_errors(const struct conf *c, const char *cmd)
 		fprintf(stderr, "pat %s: %s\n", cmd, conf_error_at(c, i));
 }
 
+/* systemd's StateDirectory= sets $STATE_DIRECTORY (several paths separated by ':' when the unit
+ * names several): a relative [node] data_dir lives in the first of them, so a unit with
+ * DynamicUser= keeps its node's data where systemd made room for it. */
+static int resolve_data_dir(struct pat_settings *s)
+{
+	const char *state = getenv("STATE_DIRECTORY");
+	size_t len;
+	char *joined;
+
+	if (s->node.data_dir == NULL || s->node.data_dir[0] == '/' || state == NULL || state[0] != '/')
+		return PAT_OK;
+	len = strcspn(state, ":");
+	joined = str_printf("%.*s/%s", (int)len, state, s->node.data_dir);
+	if (joined == NULL)
+		return PAT_ENOMEM;
+	mem_free(s->node.data_dir);
+	s->node.data_dir = joined;
+	return PAT_OK;
+}
+
 int cli_load_config(struct cli_args *a, unsigned roles, const char *role_name, struct conf *c,
 		    struct pat_settings *s)
 {
@@ -221,6 +241,10 @@ int cli_load_config(struct cli_args *a, unsigned roles, const char *role_name, s
 		conf_finish(c, roles, role_name, settings_rules, NULL);
 	if (conf_error_count(c) > 0) {
 		print_errors(c, a->cmd->name);
+		return CLI_EXIT_FAILURE;
+	}
+	if ((roles & (SETTINGS_ROLE_NODE | SETTINGS_ROLE_SERVE)) != 0 && resolve_data_dir(s) != PAT_OK) {
+		fprintf(stderr, "pat %s: out of memory\n", a->cmd->name);
 		return CLI_EXIT_FAILURE;
 	}
 	level = (enum log_level)s->log.level;

@@ -86,6 +86,7 @@ int cli_cmd_serve(struct cli_args *args);
 int cli_cmd_sendmail(struct cli_args *args);
 int cli_cmd_gateway(struct cli_args *args);
 int cli_cmd_load(struct cli_args *args);
+int cli_cmd_netsim(struct cli_args *args);
 
 struct watch_options;
 /* The anomaly service's options from [anomaly], watching targets (cmd_anomaly.c). */

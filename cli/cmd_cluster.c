@@ -1,11 +1,14 @@
-/* cmd_cluster: `pat cluster status|transfer|remove|backup|restore`.
+/* cmd_cluster: `pat cluster status|rtt|transfer|remove|backup|restore`.
  *
  * Every action reaches the leader through [gateway] cluster (or --cluster), falling back to
  * this host's own [node] address, so that on a node's machine `pat cluster status` just works.
  *
  * backup writes a standalone SQLite file: the DUMP gives the database file and its WAL, which
  * are checkpointed together locally. restore is logical: it reads such a file with SQLite and
- * replays its schema and rows through the leader, so it works on any cluster, of any size. */
+ * replays its schema and rows through the leader, so it works on any cluster, of any size.
+ *
+ * rtt times a cheap request (LEADER) to each member over an open connection, several times,
+ * and prints the median: the round trip an operator sets [cluster] network_latency from. */
 #include <errno.h>
 #include <jansson.h>
 #include <sqlite3.h>
@@ -21,6 +24,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "lib/timeutil.h"
 #include "node/duties.h"
 #include "node/server.h"
 
@@ -62,6 +66,13 @@ static int by_id(const void *a, const void *b)
 	const struct dq_member_info *x = a, *y = b;
 
 	return x->m.id < y->m.id ? -1 : x->m.id > y->m.id;
+}
+
+static int by_member_id(const void *a, const void *b)
+{
+	const struct dq_member *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
 }
 
 static int status(struct dq_leader *l, bool json)
@@ -110,6 +121,85 @@ static int status(struct dq_leader *l, bool json)
 		puts(text);
 		free(text);
 		json_decref(doc);
+	}
+	mem_free(m);
+	return CLI_EXIT_OK;
+}
+
+#define RTT_PROBES 7
+
+static int by_value(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median round trip of RTT_PROBES LEADER requests to address, in microseconds, or -1. */
+static int64_t member_rtt_us(const char *address)
+{
+	int64_t t[RTT_PROBES];
+	struct dq_client c;
+	char leader[DQ_ADDRESS_MAX];
+	uint64_t id;
+
+	if (dq_client_connect(&c, address, 2000) != PAT_OK)
+		return -1;
+	for (int i = 0; i < RTT_PROBES; i++) {
+		int64_t start = time_mono_ns();
+
+		if (dq_client_leader(&c, &id, leader, sizeof leader) != PAT_OK) {
+			dq_client_close(&c);
+			return -1;
+		}
+		t[i] = (time_mono_ns() - start) / 1000;
+	}
+	dq_client_close(&c);
+	qsort(t, RTT_PROBES, sizeof t[0], by_value);
+	return t[RTT_PROBES / 2];
+}
+
+static int rtt(struct dq_leader *l, bool json)
+{
+	struct dq_member *m = NULL;
+	json_t *list = NULL;
+	size_t n = 0;
+	int64_t worst = -1;
+
+	if (dq_client_cluster(&l->client, &m, &n) != PAT_OK)
+		return fail("cannot read the members: %s", l->client.err.msg);
+	qsort(m, n, sizeof *m, by_member_id);
+	if (json)
+		list = json_array();
+	else
+		printf("%-6s %-24s %-12s %s\n", "ID", "ADDRESS", "REGION", "RTT");
+	for (size_t i = 0; i < n; i++) {
+		int64_t us = member_rtt_us(m[i].address);
+		char *region = region_of(l, m[i].id);
+
+		if (us > worst)
+			worst = us;
+		if (json)
+			json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)m[i].id, "address",
+							      m[i].address, "region", region ? region : "", "rtt_us",
+							      us < 0 ? json_null() : json_integer((json_int_t)us)));
+		else if (us < 0)
+			printf("%-6llu %-24s %-12s unreachable\n", (unsigned long long)m[i].id, m[i].address, region ? region : "-");
+		else
+			printf("%-6llu %-24s %-12s %.3fms\n", (unsigned long long)m[i].id, m[i].address, region ? region : "-",
+			       (double)us / 1000.0);
+		mem_free(region);
+	}
+	if (json) {
+		json_t *doc = json_pack("{s:o}", "members", list);
+		char *text = json_dumps(doc, JSON_INDENT(2));
+
+		puts(text);
+		free(text);
+		json_decref(doc);
+	} else if (worst >= 0) {
+		printf("largest round trip from here: %.3fms (one way about %.3fms; see [cluster] network_latency)\n",
+		       (double)worst / 1000.0, (double)worst / 2000.0);
 	}
 	mem_free(m);
 	return CLI_EXIT_OK;
@@ -509,7 +599,7 @@ int cli_cmd_cluster(struct cli_args *args)
 	static const struct {
 		const char *name;
 		int needs; /* 0: no argument, 1: a node id, 2: a file */
-	} actions[] = { { "status", 0 }, { "transfer", 1 }, { "remove", 1 }, { "backup", 2 }, { "restore", 2 } };
+	} actions[] = { { "status", 0 }, { "rtt", 0 }, { "transfer", 1 }, { "remove", 1 }, { "backup", 2 }, { "restore", 2 } };
 
 	needs = -1;
 	for (size_t i = 0; action != NULL && i < sizeof actions / sizeof actions[0]; i++)
@@ -517,9 +607,9 @@ int cli_cmd_cluster(struct cli_args *args)
 			needs = actions[i].needs;
 	if (needs < 0) {
 		if (action == NULL)
-			fprintf(stderr, "pat cluster: missing action: status, transfer, remove, backup or restore (see 'pat cluster --help')\n");
+			fprintf(stderr, "pat cluster: missing action: status, rtt, transfer, remove, backup or restore (see 'pat cluster --help')\n");
 		else
-			fprintf(stderr, "pat cluster: unknown action '%s': expected status, transfer, remove, backup or restore (see 'pat cluster --help')\n", action);
+			fprintf(stderr, "pat cluster: unknown action '%s': expected status, rtt, transfer, remove, backup or restore (see 'pat cluster --help')\n", action);
 		return CLI_EXIT_USAGE;
 	}
 	if (needs > 0 && arg == NULL) {
@@ -551,6 +641,8 @@ int cli_cmd_cluster(struct cli_args *args)
 	}
 	if (strcmp(action, "status") == 0)
 		rv = status(&l, args->values[OPT_JSON] != NULL);
+	else if (strcmp(action, "rtt") == 0)
+		rv = rtt(&l, args->values[OPT_JSON] != NULL);
 	else if (strcmp(action, "transfer") == 0)
 		rv = transfer(&l, id);
 	else if (strcmp(action, "remove") == 0)

@@ -15,6 +15,7 @@ static const struct {
 	{ "gateway", SETTINGS_ROLE_GATEWAY, "pat gateway" },
 	{ "serve", SETTINGS_ROLE_SERVE, "pat serve" },
 	{ "anomaly", SETTINGS_ROLE_ANOMALY, "pat anomaly watch" },
+	{ "netsim", SETTINGS_ROLE_NETSIM, "pat netsim" },
 };
 
 int cli_cmd_config(struct cli_args *args)
@@ -43,7 +44,7 @@ int cli_cmd_config(struct cli_args *args)
 			if (strcmp(role_name, roles[i].name) == 0)
 				role = roles[i].role, who = roles[i].who;
 		if (role == 0) {
-			fprintf(stderr, "pat config: unknown role '%s': expected node, gateway, serve or anomaly (see 'pat config --help')\n", role_name);
+			fprintf(stderr, "pat config: unknown role '%s': expected node, gateway, serve, anomaly or netsim (see 'pat config --help')\n", role_name);
 			return CLI_EXIT_USAGE;
 		}
 	}

@@ -9,7 +9,12 @@
  * make the API's store calls; in `pat serve` a duties thread does the node's periodic work
  * (they make blocking calls, which the loop must never make). SIGTERM or SIGINT stops it in
  * order: no new connections, every message and request already received is answered, then the
- * node stops. */
+ * node stops.
+ *
+ * Under systemd (Type=notify) READY=1 is sent once the schema check reached the leader and both
+ * listeners are bound; WATCHDOG=1 comes from a timer on the loop that runs SMTP and HTTP, at
+ * half the watchdog interval, so a loop that stops turning stops the pings; STOPPING=1 is sent
+ * on the signal. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +35,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/sdnotify.h"
 #include "lib/timeutil.h"
 #include "ml/watch.h"
 #include "node/duties.h"
@@ -44,6 +50,9 @@ struct front {
 	struct http_server http;
 	struct writer writer;
 	uv_signal_t sigterm, sigint;
+	struct sdnotify notify;       /* systemd's notification socket (off without one) */
+	uv_timer_t watchdog;          /* WATCHDOG=1 pings, when systemd asks for them */
+	bool watchdog_on;
 	struct auth_users users;
 	struct tenant_map domains;
 	SSL_CTX *tls;                 /* STARTTLS, or NULL */
@@ -113,11 +122,27 @@ static void *run_duties(void *arg)
 	return NULL;
 }
 
+static void on_watchdog(uv_timer_t *t)
+{
+	struct front *f = t->data;
+	struct pat_err err;
+
+	if (sdnotify_send(&f->notify, "WATCHDOG=1", &err) != PAT_OK)
+		log_warn("cannot notify systemd", "error=%s", err.msg);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct front *f = h->data;
+	struct pat_err err;
 
 	log_info("stopping on signal", "signal=%s", signum == SIGTERM ? "TERM" : "INT");
+	sdnotify_send(&f->notify, "STOPPING=1\nSTATUS=stopping: answering what was received", &err);
+	if (f->watchdog_on) {
+		uv_timer_stop(&f->watchdog);
+		uv_close((uv_handle_t *)&f->watchdog, NULL);
+		f->watchdog_on = false;
+	}
 	f->detector_stop = 1;
 	uv_signal_stop(&f->sigterm);
 	uv_signal_stop(&f->sigint);
@@ -219,6 +244,8 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 		snprintf(hostname, sizeof hostname, "%s", s->smtp.hostname);
 	else
 		gethostname(hostname, sizeof hostname - 1);
+	if (sdnotify_init(&f->notify, &err) != PAT_OK)
+		log_warn("systemd notifications off", "error=%s", err.msg);
 	ingest_global_init();
 	/* Every family is in the registry from the start, so /metrics shows zeros, not gaps. */
 	gateway_metrics_build_info(cli_version(), cli_commit());
@@ -312,6 +339,19 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 	}
 	log_info("ready", "command=%s smtp=%s smtp_port=%d http=%s http_port=%d cluster=%s", f->who, s->smtp.listen,
 		 f->smtp.port, f->http.address, f->http.port, seeds);
+	{
+		uint64_t ping_ms = sdnotify_watchdog_interval_ms(&f->notify);
+
+		if (sdnotify_sendf(&f->notify, &err, "READY=1\nSTATUS=SMTP on port %d, HTTP on port %d, cluster %s",
+				   f->smtp.port, f->http.port, seeds) != PAT_OK)
+			log_warn("cannot notify systemd", "error=%s", err.msg);
+		if (ping_ms > 0) {
+			uv_timer_init(loop, &f->watchdog);
+			f->watchdog.data = f;
+			uv_timer_start(&f->watchdog, on_watchdog, 0, ping_ms);
+			f->watchdog_on = true;
+		}
+	}
 	uv_run(loop, UV_RUN_DEFAULT);
 	if (f->detector_running) {
 		f->detector_stop = 1;
@@ -338,7 +378,8 @@ static bool no_arguments(struct cli_args *args)
 
 int cli_cmd_serve(struct cli_args *args)
 {
-	static struct front f = { .who = "pat serve", .duties_wanted = true, .node_mu = PTHREAD_MUTEX_INITIALIZER };
+	static struct front f = { .who = "pat serve", .duties_wanted = true, .node_mu = PTHREAD_MUTEX_INITIALIZER,
+				  .notify.fd = -1 };
 	static struct node_duties duties;
 	struct pat_settings s;
 	struct node_server node;
@@ -355,7 +396,8 @@ int cli_cmd_serve(struct cli_args *args)
 		struct node_options o = { .id = NODE_BOOTSTRAP_ID, .address = s.node.address, .data_dir = s.node.data_dir,
 					  .region = s.node.region, .joining = false,
 					  .snapshot_threshold = (unsigned)s.node.snapshot_threshold,
-					  .snapshot_trailing = (unsigned)s.node.snapshot_trailing };
+					  .snapshot_trailing = (unsigned)s.node.snapshot_trailing,
+					  .network_latency_ms = (unsigned)s.cluster.network_latency };
 
 		if (node_server_start(&node, &o, &err) != PAT_OK) {
 			fprintf(stderr, "pat serve: %s\n", err.msg);
@@ -386,13 +428,14 @@ out:
 	tenant_map_free(&f.domains);
 	SSL_CTX_free(f.tls);
 	SSL_CTX_free(f.http_tls);
+	sdnotify_close(&f.notify);
 	conf_close(&c);
 	return rv;
 }
 
 int cli_cmd_gateway(struct cli_args *args)
 {
-	static struct front f = { .who = "pat gateway" };
+	static struct front f = { .who = "pat gateway", .notify.fd = -1 };
 	struct pat_settings s;
 	struct conf c;
 	int rv;
@@ -409,6 +452,7 @@ int cli_cmd_gateway(struct cli_args *args)
 	tenant_map_free(&f.domains);
 	SSL_CTX_free(f.tls);
 	SSL_CTX_free(f.http_tls);
+	sdnotify_close(&f.notify);
 	conf_close(&c);
 	return rv;
 }

@@ -39,7 +39,7 @@ static const struct cli_option node_options[] = {
 
 static const struct cli_option cluster_options[] = {
 	{ "--cluster", "ADDR,...", "gateway.cluster", "nodes to reach the leader through (default: [node] address)" },
-	{ "--json", NULL, NULL, "status: print JSON" },
+	{ "--json", NULL, NULL, "status, rtt: print JSON" },
 	{ "--force", NULL, NULL, "restore: replace tables the cluster already has" },
 	{ NULL, NULL, NULL, NULL },
 };
@@ -62,8 +62,17 @@ static const struct cli_option load_options[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
+static const struct cli_option netsim_options[] = {
+	{ "--listen", "ADDR:PORT", "netsim.listen", "address to accept connections on" },
+	{ "--to", "ADDR:PORT", "netsim.to", "where to forward them" },
+	{ "--profile", "NAME", NULL, "LAN, 3G, Satellite, Congested or custom (default: [netsim] profile, LAN)" },
+	{ "--transparent", NULL, NULL, "forward each connection to where iptables REDIRECT took it from (IPv4)" },
+	{ "--seed", "N", "netsim.seed", "seed of the random draws (default: from the clock)" },
+	{ NULL, NULL, NULL, NULL },
+};
+
 static const struct cli_option config_options[] = {
-	{ "--role", "ROLE", NULL, "also check what ROLE needs: node, gateway, serve or anomaly" },
+	{ "--role", "ROLE", NULL, "also check what ROLE needs: node, gateway, serve, anomaly or netsim" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -106,9 +115,11 @@ const struct cli_command cli_commands[] = {
 	  "                 A column named label (1 = anomaly) is left out of fitting, and the ROC AUC\n"
 	  "                 of the scores against it is printed on stderr.",
 	  anomaly_options, cli_cmd_anomaly, true },
-	{ "cluster", "status|transfer ID|remove ID|backup FILE|restore FILE [OPTIONS]",
+	{ "cluster", "status|rtt|transfer ID|remove ID|backup FILE|restore FILE [OPTIONS]",
 	  "inspect and change cluster membership; back up and restore",
 	  "status         members with role, region, weight and reachability, and the leader\n"
+	  "rtt            the round trip from here to each member (median of 7 requests), to\n"
+	  "               choose [cluster] network_latency from\n"
 	  "transfer ID    hand leadership to member ID\n"
 	  "remove ID      remove member ID from the cluster (not the leader: transfer first)\n"
 	  "backup FILE    write the whole database to FILE, a standalone SQLite file\n"
@@ -125,6 +136,17 @@ const struct cli_command cli_commands[] = {
 	  "listen (or --smtp), so that applications configured with a sendmail path work. Exit\n"
 	  "status as sendmail's: 0 delivered, 64 bad usage, 69 refused, 75 try again later.",
 	  sendmail_options, cli_cmd_sendmail, true },
+	{ "netsim", "--listen ADDR:PORT --to ADDR:PORT [--profile NAME] [OPTIONS]",
+	  "a TCP proxy that adds latency, jitter, loss and bandwidth limits (a WAN on loopback)",
+	  "Forward TCP connections from --listen to --to (or several pairs: [netsim] listen and to,\n"
+	  "in order) through simulated network conditions, in both directions of each connection:\n"
+	  "latency and jitter (never reordering), loss as retransmission-like stalls, a bandwidth cap\n"
+	  "per direction, and resets of a share of connections. Profiles: LAN (nothing added), 3G\n"
+	  "(100 ms +- 50, 1% loss), Satellite (600 ms +- 100, 2%), Congested (50 ms +- 200, 5%) and\n"
+	  "custom; [netsim] latency, jitter, loss, bandwidth and reset change any of them. With\n"
+	  "--transparent, connections redirected by iptables (-j REDIRECT) go on to their original\n"
+	  "destination. Runs until SIGTERM or SIGINT.",
+	  netsim_options, cli_cmd_netsim, true },
 	{ "config", "check|show [OPTIONS]", "check the configuration, or show the effective values",
 	  "check  validate the configuration (file, PAT_* environment variables, flags) and report\n"
 	  "       every problem with where it came from; exit status 1 when there is one.\n"

@@ -7,6 +7,7 @@
 
 #include "lib/addr.h"
 #include "lib/err.h"
+#include "lib/netsim_sched.h"
 #include "lib/str.h"
 
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
@@ -45,6 +46,8 @@ const struct conf_key settings_keys[] = {
 	  .help = "voting members the leader keeps, spread over regions" },
 	{ "cluster", "standbys", CONF_INT, F(cluster.standbys), "3", 0, 15,
 	  .help = "standby members the leader keeps, ready to become voters" },
+	{ "cluster", "network_latency", CONF_DURATION, F(cluster.network_latency), NULL, 1, 10 * SEC,
+	  .help = "one-way network latency between nodes that Raft's heartbeat (1.5x) and election (15x) timeouts scale with; unset: dqlite's defaults" },
 
 	{ "gateway", "cluster", CONF_ADDRESS_LIST, F(gateway.cluster), NULL,
 	  .required = SETTINGS_ROLE_GATEWAY,
@@ -133,6 +136,29 @@ const struct conf_key settings_keys[] = {
 	  .help = "pat serve runs the detector itself, on its own /metrics (or on [anomaly] watch when set)" },
 	{ "anomaly", "hook_timeout", CONF_DURATION, F(anomaly.hook_timeout), "30s", 100, HOUR,
 	  .help = "how long the hook command may run before it is killed" },
+
+	{ "netsim", "listen", CONF_ADDRESS_LIST, F(netsim.listen), NULL, .required = SETTINGS_ROLE_NETSIM,
+	  .help = "addresses pat netsim accepts connections on, comma-separated" },
+	{ "netsim", "to", CONF_ADDRESS_LIST, F(netsim.to), NULL,
+	  .help = "where connections to each listen address go, in the same order (not with transparent)" },
+	{ "netsim", "profile", CONF_STRING, F(netsim.profile), "LAN",
+	  .help = "network conditions: LAN, 3G, Satellite, Congested or custom (the keys below change them)" },
+	{ "netsim", "latency", CONF_DURATION, F(netsim.latency), NULL, 0, 60 * SEC,
+	  .help = "delay added to data in each direction; unset: the profile's" },
+	{ "netsim", "jitter", CONF_DURATION, F(netsim.jitter), NULL, 0, 60 * SEC,
+	  .help = "a uniform sample in [-jitter, +jitter] added to the latency (the sum clamped at 0); unset: the profile's" },
+	{ "netsim", "loss", CONF_STRING, F(netsim.loss), NULL,
+	  .help = "share of chunks held as if lost and retransmitted, such as 1% or 0.01; unset: the profile's" },
+	{ "netsim", "bandwidth", CONF_SIZE, F(netsim.bandwidth), NULL, 0, 64 * GIB,
+	  .help = "bytes per second in each direction of a connection (1MiB = 8 Mbit/s); unset or 0: unlimited" },
+	{ "netsim", "reset", CONF_STRING, F(netsim.reset), NULL,
+	  .help = "share of connections reset within their first 5 seconds, such as 0.5%; unset: none" },
+	{ "netsim", "stall", CONF_DURATION, F(netsim.stall), "200ms", 0, 60 * SEC,
+	  .help = "how long a lost chunk is held beyond the latency, as a retransmission would be" },
+	{ "netsim", "seed", CONF_INT, F(netsim.seed), "0", 0, INT64_MAX,
+	  .help = "seed of the random draws (0: from the clock); the same seed repeats a run" },
+	{ "netsim", "transparent", CONF_BOOL, F(netsim.transparent), "false",
+	  .help = "take each connection's destination from iptables REDIRECT (SO_ORIGINAL_DST, IPv4) instead of to" },
 };
 
 const size_t settings_n_keys = sizeof settings_keys / sizeof settings_keys[0];
@@ -186,6 +212,43 @@ static void check_urls(struct conf *c, const char *key, const char *value, const
 	}
 }
 
+/* A share written as a percentage ("1%", "0.5%") or a fraction ("0.01"), into [0, 1]. */
+int settings_parse_share(const char *text, double *out)
+{
+	char *end;
+	double v;
+
+	if (text == NULL || text[0] == '\0')
+		return PAT_EINVAL;
+	v = strtod(text, &end);
+	if (end == text)
+		return PAT_EINVAL;
+	if (*end == '%') {
+		v /= 100.0;
+		end++;
+	}
+	if (*end != '\0' || !(v >= 0 && v <= 1))
+		return PAT_EINVAL;
+	*out = v;
+	return PAT_OK;
+}
+
+static void netsim_rules(struct conf *c, const struct pat_settings *s)
+{
+	static const char *const shares[] = { "loss", "reset", NULL };
+	const char *values[] = { s->netsim.loss, s->netsim.reset };
+	double v;
+
+	for (size_t i = 0; shares[i] != NULL; i++)
+		if (values[i] != NULL && settings_parse_share(values[i], &v) != PAT_OK)
+			conf_key_error(c, (size_t)conf_find(c, "netsim", shares[i]),
+				       "\"%s\" is not a share; expected a percentage such as 1%% or a fraction such as 0.01, from 0 to 1",
+				       values[i]);
+	if (s->netsim.profile != NULL && netsim_profile_find(s->netsim.profile) == NULL)
+		conf_key_error(c, (size_t)conf_find(c, "netsim", "profile"),
+			       "unknown profile \"%s\"; expected LAN, 3G, Satellite, Congested or custom", s->netsim.profile);
+}
+
 static void anomaly_rules(struct conf *c, const struct pat_settings *s)
 {
 	static const char *const web[] = { "http://", "https://", NULL };
@@ -214,6 +277,7 @@ int settings_rules(struct conf *c, void *data)
 	pair(c, "smtp");
 	pair(c, "http");
 	anomaly_rules(c, s);
+	netsim_rules(c, s);
 	if (s->smtp.auth == SMTP_AUTH_USERS && s->smtp.users.path == NULL)
 		conf_key_error(c, (size_t)conf_find(c, "smtp", "auth"),
 			       "auth = users needs the users; set [smtp] users_file to a file of user:password lines");

@@ -13,6 +13,7 @@
 #define SETTINGS_ROLE_GATEWAY 0x2u
 #define SETTINGS_ROLE_SERVE 0x4u
 #define SETTINGS_ROLE_ANOMALY 0x8u
+#define SETTINGS_ROLE_NETSIM 0x10u
 
 /* Auth modes of the SMTP listener. */
 enum settings_smtp_auth { SMTP_AUTH_OFF, SMTP_AUTH_ANY, SMTP_AUTH_USERS };
@@ -35,6 +36,7 @@ struct pat_settings {
 	struct {
 		int64_t voters;   /* voting members the leader maintains */
 		int64_t standbys; /* standby members the leader maintains */
+		int64_t network_latency; /* ms of one-way latency Raft timeouts scale with; 0: dqlite's */
 	} cluster;
 	struct {
 		char *cluster; /* dqlite nodes to reach the leader through */
@@ -87,6 +89,19 @@ struct pat_settings {
 		bool in_serve;             /* pat serve runs the detector on its own /metrics */
 		char *cluster;             /* nodes whose audit log records each action, or NULL */
 	} anomaly;
+	struct {
+		char *listen;        /* addresses pat netsim accepts connections on */
+		char *to;            /* where each listener's connections go, in the same order */
+		char *profile;       /* named conditions: lan, 3g, satellite, congested, custom */
+		int64_t latency;     /* ms one way (when set; else the profile's) */
+		int64_t jitter;      /* ms (when set; else the profile's) */
+		char *loss;          /* "1%" or "0.01"; NULL: the profile's */
+		uint64_t bandwidth;  /* bytes per second per direction; 0: unlimited */
+		char *reset;         /* probability a connection is reset; NULL: the profile's */
+		int64_t stall;       /* ms a lost chunk is held beyond the latency */
+		int64_t seed;        /* 0: from the clock */
+		bool transparent;    /* find each connection's destination with SO_ORIGINAL_DST */
+	} netsim;
 };
 
 extern const struct conf_key settings_keys[];
@@ -95,5 +110,8 @@ extern const size_t settings_n_keys;
 /* The checks that involve several keys (certificate without key, auth without users, ...),
  * for conf_finish(). */
 int settings_rules(struct conf *c, void *data);
+
+/* A share written "1%" or "0.01", between 0 and 1: PAT_OK or PAT_EINVAL. */
+int settings_parse_share(const char *text, double *out);
 
 #endif

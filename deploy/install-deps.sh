@@ -45,6 +45,8 @@ libwslay-dev
 npm
 prometheus
 prometheus-alertmanager
+systemd
+iptables
 "
 # Optional groups, installed only when asked for with --with GROUP.
 PACKAGES_BENCH="

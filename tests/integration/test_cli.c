@@ -199,7 +199,7 @@ static void config_action_errors(void **state)
 	tu_proc_free(&p);
 	PAT(&p, "config", "check", "--role", "mailman");
 	assert_int_equal(p.status, 2);
-	assert_contains(p.err, "unknown role 'mailman': expected node, gateway, serve or anomaly");
+	assert_contains(p.err, "unknown role 'mailman': expected node, gateway, serve, anomaly or netsim");
 	tu_proc_free(&p);
 }
 
