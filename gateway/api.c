@@ -9,6 +9,7 @@
 
 #include "gateway/mailhog.h"
 #include "gateway/relay.h"
+#include "gateway/webui.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/metrics.h"
@@ -470,13 +471,15 @@ int api_render_event(void *app, struct dq_leader *l, const char *tenant, const c
 /* The route table. */
 const struct http_route api_routes[] = {
 	/* method, pattern, handler, store, open, query, events */
+	{ "GET", "/", webui_get_index, false, false, NULL, HTTP_EVENTS_NONE },
+	{ "GET", "/ui/{file}", webui_get_asset, false, false, NULL, HTTP_EVENTS_NONE },
 	{ "GET", "/healthz", get_healthz, false, true, NULL, HTTP_EVENTS_NONE },
 	{ "GET", "/readyz", get_readyz, true, true, NULL, HTTP_EVENTS_NONE },
 	{ "GET", "/metrics", get_metrics, false, true, NULL, HTTP_EVENTS_NONE },
 	{ "GET", "/api/v2/messages", get_v2_messages, true, false, "start,limit", HTTP_EVENTS_NONE },
 	{ "GET", "/api/v2/search", get_v2_search, true, false, "kind,query,start,limit", HTTP_EVENTS_NONE },
-	{ "GET", "/api/v2/websocket", NULL, false, false, NULL, HTTP_EVENTS_WEBSOCKET },
-	{ "GET", "/api/v1/events", NULL, false, false, NULL, HTTP_EVENTS_SSE },
+	{ "GET", "/api/v2/websocket", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_WEBSOCKET },
+	{ "GET", "/api/v1/events", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_SSE },
 	{ "GET", "/api/v1/messages", get_v1_messages, false, false, "start,limit,before", HTTP_EVENTS_NONE },
 	{ "DELETE", "/api/v1/messages", delete_v1_messages, true, false, NULL, HTTP_EVENTS_NONE },
 	{ "GET", "/api/v1/messages/{id}", get_v1_message, true, false, NULL, HTTP_EVENTS_NONE },
