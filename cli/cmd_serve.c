@@ -30,6 +30,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/timeutil.h"
 #include "node/duties.h"
 #include "node/node_metrics.h"
 #include "node/server.h"
@@ -221,7 +222,8 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 	}
 	in = (struct ingest){ .writer = &f->writer, .tenant = s->smtp.tenant, .domains = &f->domains, .hostname = hostname,
 			      .region = region, .gateway = hostname };
-	api = (struct api_context){ hostname, 30000 };
+	api = (struct api_context){ .hostname = hostname, .relay_timeout_ms = 30000, .ingest = &in, .http = &f->http,
+				    .version = cli_version(), .started_ms = time_wall_ms() };
 	{
 		struct http_options o = {
 			.listen = s->http.listen, .tls = f->http_tls, .auth = HTTP_AUTH_NONE,

@@ -1,6 +1,7 @@
 /* api: see api.h. One row per endpoint; a handler reads the request, calls the store with the
  * request's tenant, and replies. Handlers with a store run on worker threads (http.c). */
 #include "gateway/api.h"
+#include "gateway/api_private.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@
 
 /* A whole number from the query: digits only, at most max. true with *out unchanged when the
  * parameter is absent; false (and a 400) when it is not such a number. */
-static bool query_number(struct http_call *c, const char *name, unsigned long max, unsigned *out)
+bool api__query_number(struct http_call *c, const char *name, unsigned long max, unsigned *out)
 {
 	const char *v = http_query(c, name);
 	unsigned long n = 0;
@@ -41,7 +42,7 @@ static bool paging(struct http_call *c, unsigned *start, unsigned *limit)
 {
 	*start = 0;
 	*limit = 0;
-	if (!query_number(c, "start", 2147483647UL, start) || !query_number(c, "limit", 2147483647UL, limit))
+	if (!api__query_number(c, "start", 2147483647UL, start) || !api__query_number(c, "limit", 2147483647UL, limit))
 		return false;
 	if (*limit == 0)
 		*limit = API_MAILHOG_LIMIT;
@@ -63,7 +64,7 @@ static const char *message_id(struct http_call *c)
 }
 
 /* The raw message of a stored row (mem_free it); NULL after replying 500 when damaged. */
-static char *raw_of(struct http_call *c, const struct store_row *r, size_t *len)
+char *api__raw_of(struct http_call *c, const struct store_row *r, size_t *len)
 {
 	struct pat_err err;
 	uint8_t *raw = NULL;
@@ -128,7 +129,7 @@ static void reply_page(struct http_call *c, struct store_row *rows, size_t n, in
 
 	for (size_t i = 0; items != NULL && i < n; i++) {
 		size_t len = 0;
-		char *raw = raw_of(NULL, &rows[i], &len);
+		char *raw = api__raw_of(NULL, &rows[i], &len);
 
 		/* A damaged message is listed with what its row says rather than hiding the others. */
 		if (json_array_append_new(items, mailhog_message(&rows[i].m, raw != NULL ? raw : "", raw != NULL ? len : 0)) != 0) {
@@ -224,7 +225,7 @@ static void get_v1_message(struct http_call *c, struct dq_leader *l)
 
 	if (!load(c, l, &row))
 		return;
-	if ((raw = raw_of(c, &row, &len)) != NULL)
+	if ((raw = api__raw_of(c, &row, &len)) != NULL)
 		http_reply_json(c, 200, mailhog_message(&row.m, raw, len));
 	mem_free(raw);
 	store_row_free(&row);
@@ -243,21 +244,9 @@ static void delete_v1_message(struct http_call *c, struct dq_leader *l)
 		return;
 	}
 	log_info("message deleted", "tenant=%s id=%s by=%s", c->req.tenant, id, c->req.principal);
+	api__count_deleted(1);
+	api__announce_deleted(c, id);
 	http_reply_bytes(c, 200, NULL, "", 0, NULL); /* MailHog answers with an empty 200 */
-}
-
-static void delete_v1_messages(struct http_call *c, struct dq_leader *l)
-{
-	int64_t deleted = 0;
-	struct pat_err err;
-	int rv;
-
-	if ((rv = store_delete_all(l, c->req.tenant, &deleted, &err)) != PAT_OK) {
-		http_reply_store_error(c, rv, &err);
-		return;
-	}
-	log_info("messages deleted", "tenant=%s count=%lld by=%s", c->req.tenant, (long long)deleted, c->req.principal);
-	http_reply_bytes(c, 200, NULL, "", 0, NULL);
 }
 
 static void get_v1_download(struct http_call *c, struct dq_leader *l)
@@ -269,7 +258,7 @@ static void get_v1_download(struct http_call *c, struct dq_leader *l)
 
 	if (!load(c, l, &row))
 		return;
-	if ((raw = raw_of(c, &row, &len)) != NULL) {
+	if ((raw = api__raw_of(c, &row, &len)) != NULL) {
 		snprintf(disposition, sizeof disposition, "attachment; filename=\"%s.eml\"", row.m.id);
 		http_reply_bytes(c, 200, "message/rfc822", raw, len, disposition);
 	}
@@ -278,7 +267,7 @@ static void get_v1_download(struct http_call *c, struct dq_leader *l)
 }
 
 /* A header value safe to send back: printable ASCII only. */
-static void safe_header_value(char *out, size_t n, const char *in)
+void api__safe_header_value(char *out, size_t n, const char *in)
 {
 	size_t o = 0;
 
@@ -308,11 +297,11 @@ static void get_v1_part(struct http_call *c, struct dq_leader *l)
 	n = strtoul(n_text, NULL, 10);
 	if (!load(c, l, &row))
 		return;
-	if ((raw = raw_of(c, &row, &len)) != NULL) {
+	if ((raw = api__raw_of(c, &row, &len)) != NULL) {
 		if ((rv = mailhog_part(raw, len, (unsigned)n, &part, &err)) != PAT_OK) {
 			http_reply_store_error(c, rv, &err);
 		} else {
-			safe_header_value(type, sizeof type, part.content_type);
+			api__safe_header_value(type, sizeof type, part.content_type);
 			snprintf(disposition, sizeof disposition, "attachment; filename=\"%s-part-%lu\"", row.m.id, n);
 			http_reply_bytes(c, 200, type[0] != '\0' ? type : "application/octet-stream", part.data, part.len,
 					 disposition);
@@ -325,7 +314,7 @@ static void get_v1_part(struct http_call *c, struct dq_leader *l)
 
 /* A member of a JSON object, its name compared ignoring case (Go's decoder matches field names
  * that way, and MailHog's clients send "host" as well as "Host"). */
-static json_t *member(json_t *obj, const char *name)
+json_t *api__member(json_t *obj, const char *name)
 {
 	const char *key;
 	json_t *v;
@@ -337,9 +326,9 @@ static json_t *member(json_t *obj, const char *name)
 }
 
 /* A string member, or NULL when absent; false (and a 400) when it is there but not a string. */
-static bool string_member(struct http_call *c, json_t *obj, const char *name, const char **out)
+bool api__string_member(struct http_call *c, json_t *obj, const char *name, const char **out)
 {
-	json_t *v = member(obj, name);
+	json_t *v = api__member(obj, name);
 
 	*out = NULL;
 	if (v == NULL || json_is_null(v))
@@ -376,15 +365,15 @@ static void post_v1_release(struct http_call *c, struct dq_leader *l)
 		json_decref(body);
 		return;
 	}
-	if (!string_member(c, body, "Host", &host) || !string_member(c, body, "Email", &email) ||
-	    !string_member(c, body, "Username", &user) || !string_member(c, body, "Password", &password) ||
-	    !string_member(c, body, "Mechanism", &mechanism) || !string_member(c, body, "Name", &name))
+	if (!api__string_member(c, body, "Host", &host) || !api__string_member(c, body, "Email", &email) ||
+	    !api__string_member(c, body, "Username", &user) || !api__string_member(c, body, "Password", &password) ||
+	    !api__string_member(c, body, "Mechanism", &mechanism) || !api__string_member(c, body, "Name", &name))
 		goto out;
 	if (name != NULL && name[0] != '\0') {
 		http_reply_error(c, 400, "Name: no outgoing SMTP server is saved as \"%.64s\" (this build saves none)", name);
 		goto out;
 	}
-	port = member(body, "Port");
+	port = api__member(body, "Port");
 	if (json_is_integer(port))
 		t.port = json_integer_value(port) > 0 && json_integer_value(port) < 65536 ? (unsigned)json_integer_value(port) : 0;
 	else if (json_is_string(port) && strlen(json_string_value(port)) <= 5 &&
@@ -411,7 +400,7 @@ static void post_v1_release(struct http_call *c, struct dq_leader *l)
 	}
 	if (!load(c, l, &row))
 		goto out;
-	if ((raw = raw_of(c, &row, &len)) != NULL) {
+	if ((raw = api__raw_of(c, &row, &len)) != NULL) {
 		snprintf(from, sizeof from, "nobody@%s", app != NULL && app->hostname != NULL ? app->hostname : "localhost");
 		t.host = host;
 		t.from = from;
@@ -432,16 +421,8 @@ out:
 	json_decref(body);
 }
 
-/* GET /api/v1/messages: MailHog's bare list there collides with Mailpit's message list, which
- * is what Pat serves on that path; until it does, the path answers 404 rather than 405. */
-static void get_v1_messages(struct http_call *c, struct dq_leader *l)
-{
-	(void)l;
-	http_reply_error(c, 404, "GET /api/v1/messages (Mailpit's message list) is not in this build yet; "
-				 "MailHog clients list with GET /api/v2/messages");
-}
-
-int api_render_event(void *app, struct dq_leader *l, const char *tenant, const char *id, struct buf *out)
+int api_render_event(void *app, struct dq_leader *l, const char *tenant, enum http_event_kind kind, const char *id,
+		     int format, struct buf *out)
 {
 	struct store_row row;
 	struct pat_err err;
@@ -450,12 +431,18 @@ int api_render_event(void *app, struct dq_leader *l, const char *tenant, const c
 	int rv;
 
 	(void)app;
+	if (format == API_EVENTS_MAILPIT)
+		return api__mailpit_event(l, tenant, kind, id, out);
+	if (format == API_EVENTS_V3)
+		return api__v3_event(l, tenant, kind, id, out);
+	if (kind != HTTP_EVENT_NEW)
+		return PAT_OK; /* MailHog's streams announce new messages only */
 	if ((rv = store_get(l, tenant, id, &row, &err)) != PAT_OK) {
 		if (rv != PAT_ENOTFOUND) /* deleted already: nothing to tell */
 			log_warn("new message not read for live events", "tenant=%s id=%s error=%s", tenant, id, err.msg);
 		return rv;
 	}
-	if ((raw = raw_of(NULL, &row, &len)) != NULL) {
+	if ((raw = api__raw_of(NULL, &row, &len)) != NULL) {
 		json_t *j = mailhog_message(&row.m, raw, len);
 
 		text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -470,23 +457,54 @@ int api_render_event(void *app, struct dq_leader *l, const char *tenant, const c
 
 /* The route table. */
 const struct http_route api_routes[] = {
-	/* method, pattern, handler, store, open, query, events */
-	{ "GET", "/", webui_get_index, false, false, NULL, HTTP_EVENTS_NONE },
-	{ "GET", "/ui/{file}", webui_get_asset, false, false, NULL, HTTP_EVENTS_NONE },
-	{ "GET", "/healthz", get_healthz, false, true, NULL, HTTP_EVENTS_NONE },
-	{ "GET", "/readyz", get_readyz, true, true, NULL, HTTP_EVENTS_NONE },
-	{ "GET", "/metrics", get_metrics, false, true, NULL, HTTP_EVENTS_NONE },
-	{ "GET", "/api/v2/messages", get_v2_messages, true, false, "start,limit", HTTP_EVENTS_NONE },
-	{ "GET", "/api/v2/search", get_v2_search, true, false, "kind,query,start,limit", HTTP_EVENTS_NONE },
-	{ "GET", "/api/v2/websocket", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_WEBSOCKET },
-	{ "GET", "/api/v1/events", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_SSE },
-	{ "GET", "/api/v1/messages", get_v1_messages, false, false, "start,limit,before", HTTP_EVENTS_NONE },
-	{ "DELETE", "/api/v1/messages", delete_v1_messages, true, false, NULL, HTTP_EVENTS_NONE },
-	{ "GET", "/api/v1/messages/{id}", get_v1_message, true, false, NULL, HTTP_EVENTS_NONE },
-	{ "DELETE", "/api/v1/messages/{id}", delete_v1_message, true, false, NULL, HTTP_EVENTS_NONE },
-	{ "GET", "/api/v1/messages/{id}/download", get_v1_download, true, false, NULL, HTTP_EVENTS_NONE },
-	{ "POST", "/api/v1/messages/{id}/release", post_v1_release, true, false, NULL, HTTP_EVENTS_NONE },
-	{ "GET", "/api/v1/messages/{id}/mime/part/{n}/download", get_v1_part, true, false, NULL, HTTP_EVENTS_NONE },
+	/* method, pattern, handler, store, open, query, events, event format */
+	/* The web UI */
+	{ "GET", "/", webui_get_index, false, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/ui/{file}", webui_get_asset, false, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/healthz", get_healthz, false, true, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/readyz", get_readyz, true, true, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/metrics", get_metrics, false, true, NULL, HTTP_EVENTS_NONE, 0 },
+	/* MailHog */
+	{ "GET", "/api/v2/messages", get_v2_messages, true, false, "start,limit", HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v2/search", get_v2_search, true, false, "kind,query,start,limit", HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v2/websocket", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_WEBSOCKET, API_EVENTS_MAILHOG },
+	{ "GET", "/api/v1/events", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_SSE, API_EVENTS_MAILHOG },
+	{ "GET", "/api/v1/messages/{id}", get_v1_message, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "DELETE", "/api/v1/messages/{id}", delete_v1_message, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/messages/{id}/download", get_v1_download, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "POST", "/api/v1/messages/{id}/release", post_v1_release, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/messages/{id}/mime/part/{n}/download", get_v1_part, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	/* Mailpit v1 (GET /api/v1/messages is Mailpit's list; MailHog's bare list there is not served;
+	 * DELETE /api/v1/messages without a body deletes all, as both do) */
+	{ "GET", "/api/v1/messages", api__mailpit_list, true, false, "start,limit,before,tz", HTTP_EVENTS_NONE, 0 },
+	{ "PUT", "/api/v1/messages", api__mailpit_set_read, true, false, "tz", HTTP_EVENTS_NONE, 0 },
+	{ "DELETE", "/api/v1/messages", api__mailpit_delete, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/search", api__mailpit_search, true, false, "query,start,limit,before,tz", HTTP_EVENTS_NONE, 0 },
+	{ "DELETE", "/api/v1/search", api__mailpit_delete_search, true, false, "query,tz", HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/message/{id}", api__mailpit_message, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/message/{id}/headers", api__mailpit_headers, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/message/{id}/raw", api__mailpit_raw, true, false, "dl", HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/message/{id}/part/{part}", api__mailpit_part, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/message/{id}/part/{part}/thumb", api__mailpit_thumb, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/tags", api__mailpit_tags, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "PUT", "/api/v1/tags", api__mailpit_set_tags, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "PUT", "/api/v1/tags/{tag}", api__mailpit_rename_tag, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "DELETE", "/api/v1/tags/{tag}", api__mailpit_delete_tag, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "POST", "/api/v1/send", api__mailpit_send, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/info", api__mailpit_info, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/webui", api__mailpit_webui, false, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/events", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_WEBSOCKET, API_EVENTS_MAILPIT },
+	/* Pat v3 */
+	{ "GET", "/api/v3/messages", api__v3_list, true, false, "before,limit", HTTP_EVENTS_NONE, 0 },
+	{ "DELETE", "/api/v3/messages", api__v3_delete_all, true, false, "q,tz", HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v3/search", api__v3_search, true, false, "q,before,limit,tz", HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v3/messages/{id}", api__v3_message, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "DELETE", "/api/v3/messages/{id}", api__v3_delete, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v3/messages/{id}/raw", api__v3_raw, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v3/messages/{id}/parts", api__v3_parts, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v3/messages/{id}/parts/{part}", api__v3_part, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v3/messages/{id}/attachments", api__v3_attachments, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v3/events", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_WEBSOCKET, API_EVENTS_V3 },
 };
 
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];

@@ -1,12 +1,13 @@
-/* api: Pat's HTTP endpoints: the route table (health checks and MailHog's API) and the
- * handlers behind it. Every route is served by gateway/http; MailHog's JSON comes from
- * gateway/mailhog. */
+/* api: Pat's HTTP endpoints: the route table (health checks, MailHog's API, Mailpit's API v1
+ * and Pat's own API v3) and the handlers behind it. Every route is served by gateway/http;
+ * MailHog's JSON comes from gateway/mailhog, Mailpit's from gateway/mime. */
 #ifndef PAT_GATEWAY_API_H
 #define PAT_GATEWAY_API_H
 
 #include <stddef.h>
 
 #include "gateway/http.h"
+#include "gateway/ingest.h"
 
 /* MailHog's page size: limit defaults to 50 and is capped at 250. */
 #define API_MAILHOG_LIMIT 50
@@ -16,14 +17,20 @@
 struct api_context {
 	const char *hostname;   /* this gateway's name (the release's sender is nobody@hostname) */
 	long relay_timeout_ms;  /* how long a release may take */
+	struct ingest *ingest;  /* where POST /api/v1/send stores its message (NULL: not served) */
+	struct http_server *http; /* told of deletions, for live events (NULL: not told) */
+	const char *version;    /* Pat's version, for /api/v1/info */
+	int64_t started_ms;     /* wall clock at start, for /api/v1/info's uptime */
 };
 
 /* The route table: pass as http_options.routes / n_routes. */
 extern const struct http_route api_routes[];
 extern const size_t api_n_routes;
 
-/* http_options.render_event: a new message as MailHog's Message JSON (MailHog's
- * /api/v1/events and /api/v2/websocket send exactly that). */
-int api_render_event(void *app, struct dq_leader *l, const char *tenant, const char *id, struct buf *out);
+/* http_options.render_event: MailHog's streams (/api/v1/events, /api/v2/websocket) get each new
+ * message as MailHog's Message JSON; Mailpit's /api/events and Pat's /api/v3/events get their
+ * own JSON of new and deleted messages. */
+int api_render_event(void *app, struct dq_leader *l, const char *tenant, enum http_event_kind kind, const char *id,
+		     int format, struct buf *out);
 
 #endif

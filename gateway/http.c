@@ -265,7 +265,8 @@ void http__job_free(struct http_job *j)
 	response_reset(&j->call.res);
 	mem_free(j->event_tenant);
 	mem_free(j->event_id);
-	buf_free(&j->event);
+	for (int f = 0; f < HTTP_EVENT_FORMATS; f++)
+		buf_free(&j->event[f]);
 	mem_free(j);
 }
 
@@ -300,8 +301,7 @@ void http__job_finish(struct http_job *j)
 	h2o_req_t *req = j->req;
 
 	if (j->is_event) {
-		if (j->event.len > 0)
-			http__broadcast(s, j->event_tenant, &j->event);
+		http__broadcast(s, j->event_tenant, j->event);
 		http__job_free(j);
 		return;
 	}
@@ -420,9 +420,11 @@ static void *worker_run(void *arg)
 				http_reply_store_error(&j->call, w->leader.err.code, &w->leader.err);
 		}
 		if (j->is_event) {
-			if (!w->leader_ready ||
-			    s->o.render_event(s->o.app, &w->leader, j->event_tenant, j->event_id, &j->event) != PAT_OK)
-				buf_free(&j->event);
+			for (int f = 0; f < HTTP_EVENT_FORMATS; f++)
+				if (!w->leader_ready || (j->event_formats & (1u << f)) == 0 ||
+				    s->o.render_event(s->o.app, &w->leader, j->event_tenant, j->event_kind, j->event_id, f,
+						      &j->event[f]) != PAT_OK)
+					buf_free(&j->event[f]);
 		} else if (w->leader_ready) {
 			j->route->handler(&j->call, &w->leader);
 		}

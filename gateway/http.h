@@ -75,6 +75,16 @@ enum http_events {
 	HTTP_EVENTS_WEBSOCKET, /* a WebSocket: one text message per message */
 };
 
+/* What a live event announces. */
+enum http_event_kind {
+	HTTP_EVENT_NEW,      /* a message was stored */
+	HTTP_EVENT_DELETED,  /* a message was deleted (id "": all of the tenant's) */
+};
+
+/* Each event stream route names the rendering its subscribers get (http_route.event_format);
+ * an event is rendered once per format that has a subscriber of its tenant. */
+#define HTTP_EVENT_FORMATS 4
+
 /* One row of the route table. */
 struct http_route {
 	const char *method;   /* "GET", "POST", "DELETE", ... */
@@ -84,6 +94,7 @@ struct http_route {
 	bool open;            /* served without credentials (health checks) */
 	const char *query;    /* accepted query parameters, comma-separated ("start,limit"), or NULL */
 	enum http_events events; /* a live event stream (handler unused) */
+	int event_format;     /* the rendering its stream gets, 0 to HTTP_EVENT_FORMATS - 1 */
 };
 
 /* How callers prove who they are. Only "none" exists in this build; OIDC bearer tokens and API
@@ -106,9 +117,10 @@ struct http_options {
 	const struct http_route *routes;
 	size_t n_routes;
 	void *app;                     /* handed to handlers in http_call.app */
-	/* Renders a stored message for live events into out (on a worker thread); an error skips
-	 * the message. NULL: no live events. */
-	int (*render_event)(void *app, struct dq_leader *l, const char *tenant, const char *id, struct buf *out);
+	/* Renders an event in one format into out (on a worker thread); an error, or nothing
+	 * written, skips it for that format. NULL: no live events. */
+	int (*render_event)(void *app, struct dq_leader *l, const char *tenant, enum http_event_kind kind, const char *id,
+			    int format, struct buf *out);
 	uint64_t keepalive_ms;         /* SSE keepalive events (0: every minute) */
 };
 
@@ -165,6 +177,8 @@ void http_server_free(struct http_server *s);
 
 /* A message was stored (any thread): the live event streams of its tenant get it. */
 void http_server_publish(struct http_server *s, const char *tenant, const char *id);
+/* Messages were deleted (any thread; id NULL or "": all of the tenant's). */
+void http_server_publish_deleted(struct http_server *s, const char *tenant, const char *id);
 
 /* Replies, for handlers (each replaces any earlier reply). */
 /* body (owned: the reference is stolen) serialised as the response; NULL body: 500. */

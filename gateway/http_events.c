@@ -17,12 +17,15 @@
 
 #define STREAM_MAX_PENDING (8u << 20) /* bytes a slow event stream may fall behind */
 
-static bool has_subscriber(struct http_server *s, const char *tenant)
+/* The formats the open streams of tenant want (bit f: format f). */
+static unsigned wanted_formats(struct http_server *s, const char *tenant)
 {
+	unsigned formats = 0;
+
 	for (struct http_subscriber *sub = s->subscribers; sub != NULL; sub = sub->next)
 		if (!sub->closing && strcmp(sub->tenant, tenant) == 0)
-			return true;
-	return false;
+			formats |= 1u << sub->format;
+	return formats;
 }
 
 /* Stored messages announced: render those someone is waiting for (on a worker). */
@@ -36,12 +39,16 @@ void http__take_notices(struct http_server *s)
 	pthread_mutex_unlock(&s->mu);
 	for (; n != NULL; n = next) {
 		next = n->next;
-		if (!s->closing && s->o.render_event != NULL && has_subscriber(s, n->tenant)) {
+		unsigned formats = s->closing || s->o.render_event == NULL ? 0 : wanted_formats(s, n->tenant);
+
+		if (formats != 0) {
 			struct http_job *j = mem_calloc(1, sizeof *j);
 
 			if (j != NULL) {
 				j->server = s;
 				j->is_event = true;
+				j->event_kind = n->kind;
+				j->event_formats = formats;
 				j->event_tenant = n->tenant;
 				j->event_id = n->id;
 				n->tenant = n->id = NULL;
@@ -54,11 +61,13 @@ void http__take_notices(struct http_server *s)
 	}
 }
 
-void http_server_publish(struct http_server *s, const char *tenant, const char *id)
+static void publish(struct http_server *s, enum http_event_kind kind, const char *tenant, const char *id)
 {
 	struct http_notice *n = mem_calloc(1, sizeof *n);
 
-	if (n == NULL || (n->tenant = mem_strdup(tenant)) == NULL || (n->id = mem_strdup(id)) == NULL) {
+	if (n != NULL)
+		n->kind = kind;
+	if (n == NULL || (n->tenant = mem_strdup(tenant)) == NULL || (n->id = mem_strdup(id != NULL ? id : "")) == NULL) {
 		if (n != NULL) {
 			mem_free(n->tenant);
 			mem_free(n);
@@ -73,10 +82,26 @@ void http_server_publish(struct http_server *s, const char *tenant, const char *
 		mem_free(n);
 		return;
 	}
-	n->next = s->notices;
-	s->notices = n;
+	/* In order: a deletion announced after the message's arrival is sent after it. */
+	{
+		struct http_notice **pp = &s->notices;
+
+		while (*pp != NULL)
+			pp = &(*pp)->next;
+		*pp = n;
+	}
 	uv_async_send(&s->wakeup);
 	pthread_mutex_unlock(&s->mu);
+}
+
+void http_server_publish(struct http_server *s, const char *tenant, const char *id)
+{
+	publish(s, HTTP_EVENT_NEW, tenant, id);
+}
+
+void http_server_publish_deleted(struct http_server *s, const char *tenant, const char *id)
+{
+	publish(s, HTTP_EVENT_DELETED, tenant, id);
 }
 
 static void unlink_subscriber(struct http_server *s, struct http_subscriber *sub)
@@ -175,13 +200,18 @@ static void ws_send(struct http_subscriber *sub, const char *data, size_t len)
 		h2o_websocket_proceed(sub->ws); /* may close the connection, and free sub */
 }
 
-void http__broadcast(struct http_server *s, const char *tenant, const struct buf *event)
+void http__broadcast(struct http_server *s, const char *tenant, const struct buf *events)
 {
 	struct http_subscriber *sub, *next;
 
 	for (sub = s->subscribers; sub != NULL; sub = next) {
+		const struct buf *event;
+
 		next = sub->next;
 		if (sub->closing || strcmp(sub->tenant, tenant) != 0)
+			continue;
+		event = &events[sub->format];
+		if (event->len == 0)
 			continue;
 		s->stats.events++;
 		if (sub->kind == HTTP_EVENTS_SSE)
@@ -268,6 +298,7 @@ void http__start_stream(struct http_server *s, h2o_req_t *req, struct http_job *
 		buf_append_str(&sub->pending, ": new messages arrive as events named data\n\n");
 	}
 	sub->server = s;
+	sub->format = j->route->event_format >= 0 && j->route->event_format < HTTP_EVENT_FORMATS ? j->route->event_format : 0;
 	str_copy(sub->tenant, j->call.req.tenant, sizeof sub->tenant);
 	sub->next = s->subscribers;
 	s->subscribers = sub;

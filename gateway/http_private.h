@@ -40,12 +40,15 @@ struct http_job {
 	int64_t start_ns;             /* when the request arrived (pat_api_requests_duration_seconds) */
 	/* A live event to render instead of a request: */
 	bool is_event;
+	enum http_event_kind event_kind;
 	char *event_tenant, *event_id;
-	struct buf event;             /* the rendered message */
+	unsigned event_formats;       /* bit f: a subscriber wants format f */
+	struct buf event[HTTP_EVENT_FORMATS]; /* the event rendered in each wanted format */
 };
 
 /* A message stored, announced from another thread. */
 struct http_notice {
+	enum http_event_kind kind;
 	char *tenant, *id;
 	struct http_notice *next;
 };
@@ -56,6 +59,7 @@ struct http_subscriber {
 	h2o_generator_t generator;    /* SSE: h2o asks for more, or stops */
 	struct http_server *server;
 	enum http_events kind;
+	int format;                   /* the rendering it gets (its route's event_format) */
 	char tenant[64];
 	h2o_req_t *req;               /* SSE */
 	h2o_websocket_conn_t *ws;     /* WebSocket */
@@ -76,8 +80,8 @@ void http__queue_job(struct http_server *s, struct http_job *j);
 /* http_events.c */
 /* Stored messages announced: render those someone is waiting for (on a worker). */
 void http__take_notices(struct http_server *s);
-/* A rendered message to every stream of its tenant. */
-void http__broadcast(struct http_server *s, const char *tenant, const struct buf *event);
+/* A rendered event (one buffer per format) to every stream of its tenant. */
+void http__broadcast(struct http_server *s, const char *tenant, const struct buf *events);
 /* Turn the request into a live event stream of its tenant (or answer why not). */
 void http__start_stream(struct http_server *s, h2o_req_t *req, struct http_job *j);
 /* End every stream; true when none is left. */

@@ -3,10 +3,12 @@
 #include "gateway/ingest.h"
 
 #include <gmime/gmime.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "gateway/gateway_metrics.h"
+#include "gateway/mime.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -26,9 +28,24 @@ struct job {
 	struct writer_item item;      /* what the writer writes */
 	struct smtp_server *server;
 	struct smtp_delivery *delivery;
-	char *fields[10];             /* owned summary strings */
+	char *fields[11];             /* owned summary strings */
 	uint8_t *packed;              /* zstd raw */
+	const char *via;              /* the protocol in the Received header */
+	/* ingest_submit(): the caller waits for the outcome instead of an SMTP session. */
+	bool waited;
+	pthread_mutex_t mu;
+	pthread_cond_t done_cond;
+	bool done;
+	int status;
 };
+
+static atomic_uint_fast64_t stored_messages, stored_bytes;
+
+void ingest_totals(uint64_t *messages, uint64_t *bytes)
+{
+	*messages = atomic_load(&stored_messages);
+	*bytes = atomic_load(&stored_bytes);
+}
 
 void ingest_global_init(void)
 {
@@ -42,7 +59,7 @@ void ingest_global_init(void)
 
 static void job_free(struct job *j)
 {
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 11; i++)
 		mem_free(j->fields[i]);
 	mem_free(j->packed);
 	mem_free(j);
@@ -56,8 +73,19 @@ static void written(struct writer_item *item, int status)
 	memcpy(id, item->m.id, sizeof id);
 	if (status == PAT_OK && j->in->stored != NULL)
 		j->in->stored(j->in->stored_data, item->m.tenant, id);
-	if (status == PAT_OK)
+	if (status == PAT_OK) {
 		gateway_metrics_received(item->m.tenant, item->m.region);
+		atomic_fetch_add(&stored_messages, 1);
+		atomic_fetch_add(&stored_bytes, (uint_fast64_t)item->m.size);
+	}
+	if (j->waited) {
+		pthread_mutex_lock(&j->mu);
+		j->status = status;
+		j->done = true;
+		pthread_cond_signal(&j->done_cond);
+		pthread_mutex_unlock(&j->mu);
+		return; /* the waiting caller frees the job */
+	}
 	smtp_delivery_done(j->server, j->delivery, status, id, status == PAT_OK ? "" : err_name(status));
 	job_free(j);
 }
@@ -81,8 +109,9 @@ static char *addresses(InternetAddressList *list)
 }
 
 struct walk {
-	int attachments;
+	int attachments; /* parts marked Content-Disposition: attachment */
 	char *text; /* first text/plain part (g_free) */
+	char *html; /* first text/html part (g_free) */
 };
 
 static void visit(GMimeObject *parent, GMimeObject *part, gpointer data)
@@ -96,9 +125,12 @@ static void visit(GMimeObject *parent, GMimeObject *part, gpointer data)
 		w->attachments++;
 		return;
 	}
-	if (w->text == NULL && GMIME_IS_TEXT_PART(part) &&
-	    g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", "plain"))
+	if (!GMIME_IS_TEXT_PART(part))
+		return;
+	if (w->text == NULL && g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", "plain"))
 		w->text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+	else if (w->html == NULL && g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", "html"))
+		w->html = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
 }
 
 /* The first words of the text, whitespace collapsed, cut at a character boundary. */
@@ -129,6 +161,52 @@ static char *snippet(const char *text)
 	return out;
 }
 
+void ingest_clean_tag(char *out, const char *in)
+{
+	size_t o = 0;
+	bool space = false;
+
+	for (const char *p = in; *p != '\0' && o < INGEST_TAG_MAX; p++) {
+		char ch = *p;
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-_.@", ch) != NULL)) {
+			space = o > 0;
+			continue;
+		}
+		if (space) {
+			if (o + 1 >= INGEST_TAG_MAX)
+				break;
+			out[o++] = ' ';
+		}
+		space = false;
+		out[o++] = ch;
+	}
+	out[o] = '\0';
+}
+
+/* Mailpit's X-Tags header as the tags column: comma-separated tags, each cleaned as Mailpit
+ * cleans them (ingest_clean_tag). */
+static char *tags_of(const char *header)
+{
+	struct buf b = BUF_INIT;
+	const char *p = header;
+
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		char *one = mem_strndup(p, len), tag[INGEST_TAG_MAX + 1];
+
+		if (one != NULL) {
+			ingest_clean_tag(tag, one);
+			mem_free(one);
+			if (tag[0] != '\0')
+				buf_printf(&b, "%s%s", b.len ? "," : "", tag);
+		}
+		p = end != NULL ? end + 1 : NULL;
+	}
+	return b.data != NULL ? buf_detach(&b) : mem_strdup("");
+}
+
 /* On a pool thread: everything between DATA and the writer that takes CPU. */
 static void prepare(uv_work_t *work)
 {
@@ -142,7 +220,7 @@ static void prepare(uv_work_t *work)
 	GMimeStream *stream;
 	GMimeParser *parser;
 	GMimeMessage *msg;
-	struct walk w = { 0, NULL };
+	struct walk w = { 0, NULL, NULL };
 	size_t packed_len = 0;
 	int rv;
 
@@ -151,8 +229,8 @@ static void prepare(uv_work_t *work)
 	m->received_at = time_wall_ms();
 	/* The trace header, then the message exactly as the client sent it. */
 	time_format_rfc5322(date, sizeof date, m->received_at / 1000);
-	buf_printf(&raw, "Received: from %s (%s)\r\n\tby %s (Pat) with ESMTP id %s;\r\n\t%s\r\n", d->helo, d->peer,
-		   in->hostname, m->id, date);
+	buf_printf(&raw, "Received: from %s (%s)\r\n\tby %s (Pat) with %s id %s;\r\n\t%s\r\n", d->helo, d->peer,
+		   in->hostname, j->via != NULL ? j->via : "ESMTP", m->id, date);
 	buf_append(&raw, d->data, d->len);
 	if (raw.data == NULL) {
 		j->rv = err_set(&err, PAT_ENOMEM, "out of memory");
@@ -174,10 +252,25 @@ static void prepare(uv_work_t *work)
 		j->fields[5] = own(g_mime_message_get_subject(msg));
 		j->fields[6] = own(g_mime_message_get_message_id(msg));
 		j->fields[7] = own(g_mime_object_get_header(o, "Date"));
+		j->fields[10] = tags_of(g_mime_object_get_header(o, "X-Tags"));
 		g_mime_message_foreach(msg, visit, &w);
-		j->fields[8] = snippet(w.text);
-		j->fields[9] = own(w.text);
+		if (w.text == NULL && w.html != NULL) {
+			/* An HTML-only message: its words, for the snippet and the search index. */
+			j->fields[9] = mime_html_to_text(w.html);
+			j->fields[8] = snippet(j->fields[9]);
+		} else {
+			j->fields[8] = snippet(w.text);
+			j->fields[9] = own(w.text);
+		}
 		g_free(w.text);
+		g_free(w.html);
+		/* Inline parts as Mailpit's view lists them (gateway/mime); the attachment count stays
+		 * the parts marked as attachments, as mail readers and Python's email package count. */
+		{
+			int64_t listed;
+
+			mime_count_message(msg, &listed, &m->inline_parts);
+		}
 		g_object_unref(msg);
 	} else {
 		log_info("message has no readable headers; stored as received", "peer=%s size=%zu", d->peer, d->len);
@@ -191,6 +284,7 @@ static void prepare(uv_work_t *work)
 	m->from = j->fields[0], m->to = j->fields[1], m->cc = j->fields[2], m->bcc = j->fields[3];
 	m->reply_to = j->fields[4], m->subject = j->fields[5], m->message_id = j->fields[6], m->date = j->fields[7];
 	m->snippet = j->fields[8];
+	m->tags = j->fields[10];
 	m->body_text = j->fields[9];
 	m->attachments = w.attachments;
 	m->size = (int64_t)raw.len;
@@ -250,4 +344,49 @@ void ingest_deliver(struct smtp_server *s, struct smtp_delivery *d, void *data)
 		mem_free(j);
 		smtp_delivery_done(s, d, PAT_EIO, NULL, "cannot queue the message's preparation");
 	}
+}
+
+int ingest_submit(struct ingest *in, const char *tenant, const char *peer, const char *mail_from, const char *rcpt_to,
+		  const void *data, size_t len, char id[ULID_SIZE], struct pat_err *err)
+{
+	struct smtp_delivery d = { .helo = "api", .peer = peer, .mail_from = mail_from, .rcpt_to = rcpt_to,
+				   .auth_user = "", .auth_tenant = tenant, .data = data, .len = len };
+	struct job *j = mem_calloc(1, sizeof *j);
+	int rv;
+
+	if (j == NULL)
+		return err_set(err, PAT_ENOMEM, "out of memory");
+	j->in = in;
+	j->delivery = &d;
+	j->via = "HTTP";
+	j->waited = true;
+	j->work.data = j;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->done_cond, NULL);
+	prepare(&j->work);
+	if ((rv = j->rv) != PAT_OK) {
+		err_set(err, rv, "%s", j->error);
+		goto out;
+	}
+	j->item.cb = written;
+	j->item.data = j;
+	/* A full queue: wait for room a few times, as an SMTP session stops reading meanwhile. */
+	for (int tries = 0; (rv = writer_submit(in->writer, &j->item)) == PAT_ELIMIT && tries < 10; tries++)
+		writer_wait_space(in->writer, 1000);
+	if (rv != PAT_OK) {
+		err_set(err, rv, rv == PAT_ELIMIT ? "the write queue is full" : "the writer is stopping");
+		goto out;
+	}
+	memcpy(id, j->item.m.id, ULID_SIZE);
+	pthread_mutex_lock(&j->mu);
+	while (!j->done)
+		pthread_cond_wait(&j->done_cond, &j->mu);
+	pthread_mutex_unlock(&j->mu);
+	if ((rv = j->status) != PAT_OK)
+		err_set(err, rv, "the message was not stored: %s", err_name(rv));
+out:
+	pthread_cond_destroy(&j->done_cond);
+	pthread_mutex_destroy(&j->mu);
+	job_free(j);
+	return rv;
 }

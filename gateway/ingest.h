@@ -6,6 +6,7 @@
 
 #include "gateway/smtp.h"
 #include "gateway/tenants.h"
+#include "lib/ulid.h"
 #include "node/writer.h"
 
 struct ingest {
@@ -20,6 +21,25 @@ struct ingest {
 	void (*stored)(void *data, const char *tenant, const char *id);
 	void *stored_data;
 };
+
+/* Store a message that did not come over SMTP (Mailpit's POST /api/v1/send) the way SMTP's
+ * are stored: a Received header (`via`, "HTTP"), the same summary, the group-commit writer;
+ * returns once the commit's outcome is known, with the id in id. Blocks: call it from a
+ * worker thread, never the loop. The tenant is the caller's; mail_from and rcpt_to make the
+ * envelope (rcpt_to comma-separated). PAT_ECLOSED when the writer is stopping, PAT_ELIMIT when
+ * its queue stays full, or the commit's error. */
+int ingest_submit(struct ingest *in, const char *tenant, const char *peer, const char *mail_from, const char *rcpt_to,
+		  const void *data, size_t len, char id[ULID_SIZE], struct pat_err *err);
+
+#define INGEST_TAG_MAX 100 /* bytes of a tag at most */
+
+/* A tag as Mailpit keeps it (out holds at least INGEST_TAG_MAX + 1 bytes): characters other
+ * than letters, digits, '-', '_', '.', '@' and spaces become spaces, runs of spaces one,
+ * trimmed, cut at INGEST_TAG_MAX bytes. "" when nothing is left. */
+void ingest_clean_tag(char *out, const char *in);
+
+/* Messages stored by this process since it started, and their bytes (any thread). */
+void ingest_totals(uint64_t *messages, uint64_t *bytes);
 
 /* Initialise GMime (once per process). */
 void ingest_global_init(void);

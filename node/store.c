@@ -9,7 +9,9 @@
 
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -92,6 +94,8 @@ static const char *const migrations[] = {
 	" VALUES ('delete', old.seq, old.subject, " ADDRESSES("old") ", old.body);"
 	" INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (new.seq, new.subject, " ADDRESSES("new") ", new.body);"
 	" END;",
+	/* 4: inline parts counted apart from attachments (Mailpit's has:inline). */
+	"ALTER TABLE messages ADD COLUMN inline_parts INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* ---- transactions ---- */
@@ -272,8 +276,8 @@ struct batch {
 	size_t n;
 };
 
-#define MSG_COLS 23
-#define MSG_ROWS_PER_INSERT (DQ_MAX_PARAMS / MSG_COLS)  /* 11 */
+#define MSG_COLS 24
+#define MSG_ROWS_PER_INSERT (DQ_MAX_PARAMS / MSG_COLS)  /* 10 */
 
 /* INSERT rows of the batch, MSG_ROWS_PER_INSERT per statement. A message whose id is stored
  * already is left alone (a batch sent again after an unknown outcome), and the search index
@@ -283,8 +287,8 @@ static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
 	static const char head[] =
 		"INSERT INTO messages (id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr,"
 		" bcc_hdr, reply_to, subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region,"
-		" gateway, raw, body) VALUES ";
-	static const char row_marks[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+		" gateway, raw, body, inline_parts) VALUES ";
+	static const char row_marks[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 	struct batch *b = data;
 	struct dq_value p[MSG_ROWS_PER_INSERT * MSG_COLS];
 	struct buf sql = BUF_INIT;
@@ -304,7 +308,7 @@ static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
 				text_or_empty(m->subject), text_or_empty(m->message_id), text_or_empty(m->date),
 				dq_int(m->size), dq_int(m->attachments), text_or_empty(m->snippet), text_or_empty(m->tags),
 				dq_int(m->read), text_or_empty(m->region), text_or_empty(m->gateway), dq_blob(m->raw, m->raw_len),
-				text_or_empty(m->body_text),
+				text_or_empty(m->body_text), dq_int(m->inline_parts),
 			};
 
 			memcpy(p + i * MSG_COLS, row, sizeof row);
@@ -338,7 +342,7 @@ int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n
 
 #define COLUMNS \
 	"id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr, bcc_hdr, reply_to," \
-	" subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region, gateway, raw"
+	" subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region, gateway, raw, inline_parts"
 
 void store_row_free(struct store_row *r)
 {
@@ -384,6 +388,7 @@ static int take_row(const struct dq_value *v, struct store_row *r)
 	m->size = v[14].integer;
 	m->attachments = v[15].integer;
 	m->read = v[18].integer != 0;
+	m->inline_parts = v[22].integer;
 	r->raw = mem_alloc(v[21].bytes.len ? v[21].bytes.len : 1);
 	if (r->raw == NULL)
 		return PAT_ENOMEM;
@@ -660,6 +665,690 @@ int store_delete_all(struct dq_leader *l, const char *tenant, int64_t *deleted, 
 	if (deleted != NULL)
 		*deleted = d.deleted;
 	return PAT_OK;
+}
+
+/* ---- searching ---- */
+
+/* The condition of each kind; "?" stands for the term's value (text or number). */
+static const struct {
+	const char *sql;
+	unsigned n_params;  /* how many "?" */
+	bool text;          /* takes the text (else the number, or nothing when n_params is 0) */
+} term_sql[] = {
+	[STORE_TERM_TEXT] = { "seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)", 1, true },
+	[STORE_TERM_FROM] = { "instr(lower(from_hdr), lower(?)) > 0", 1, true },
+	[STORE_TERM_TO] = { "instr(lower(to_hdr), lower(?)) > 0", 1, true },
+	[STORE_TERM_CC] = { "instr(lower(cc_hdr), lower(?)) > 0", 1, true },
+	[STORE_TERM_BCC] = { "instr(lower(bcc_hdr), lower(?)) > 0", 1, true },
+	[STORE_TERM_REPLY_TO] = { "instr(lower(reply_to), lower(?)) > 0", 1, true },
+	[STORE_TERM_ADDRESSED] = { "(instr(lower(from_hdr), lower(?)) > 0 OR instr(lower(to_hdr), lower(?)) > 0"
+				   " OR instr(lower(cc_hdr), lower(?)) > 0 OR instr(lower(bcc_hdr), lower(?)) > 0"
+				   " OR instr(lower(reply_to), lower(?)) > 0)", 5, true },
+	[STORE_TERM_SUBJECT] = { "instr(lower(subject), lower(?)) > 0", 1, true },
+	[STORE_TERM_MESSAGE_ID] = { "instr(lower(message_id), lower(?)) > 0", 1, true },
+	[STORE_TERM_TAG] = { "instr(',' || lower(tags) || ',', ',' || lower(?) || ',') > 0", 1, true },
+	[STORE_TERM_READ] = { "is_read <> 0", 0, false },
+	[STORE_TERM_TAGGED] = { "tags <> ''", 0, false },
+	[STORE_TERM_HAS_ATTACHMENT] = { "attachments > 0", 0, false },
+	[STORE_TERM_HAS_INLINE] = { "inline_parts > 0", 0, false },
+	[STORE_TERM_LARGER] = { "size > ?", 1, false },
+	[STORE_TERM_SMALLER] = { "size < ?", 1, false },
+	[STORE_TERM_AFTER] = { "received_at >= ?", 1, false },
+	[STORE_TERM_BEFORE] = { "received_at < ?", 1, false },
+	[STORE_TERM_ID_BELOW] = { "id < ?", 1, true },
+};
+
+/* Free text as an FTS5 query: one string (quotes doubled), so FTS5 reads it as a phrase of
+ * its words whatever it holds, the last word a prefix ("invo" finds "invoice"). */
+static char *fts_phrase(const char *text)
+{
+	struct buf b = BUF_INIT;
+
+	buf_append_char(&b, '"');
+	for (const char *p = text; *p != '\0'; p++)
+		buf_append_str(&b, *p == '"' ? "\"\"" : (char[]){ *p, '\0' });
+	buf_append_str(&b, "\" *");
+	if (b.data == NULL || b.len < strlen(text) + 4) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
+}
+
+void store_where_free(struct store_where *w)
+{
+	buf_free(&w->sql);
+	for (unsigned i = 0; i < w->n_owned; i++)
+		mem_free(w->owned[i]);
+	w->n_owned = 0;
+	w->n_params = 0;
+}
+
+int store_where_build(const struct store_filter *f, struct store_where *w, struct pat_err *err)
+{
+	size_t n = f != NULL ? f->n : 0;
+
+	buf_init(&w->sql);
+	w->n_params = 0;
+	w->n_owned = 0;
+	if (n > STORE_FILTER_MAX_TERMS)
+		return err_set(err, PAT_EINVAL, "too many search terms: %zu (at most %d)", n, STORE_FILTER_MAX_TERMS);
+	if (n == 0)
+		buf_append_str(&w->sql, "1");
+	for (size_t i = 0; i < n; i++) {
+		const struct store_term *t = &f->terms[i];
+		const char *value;
+
+		if (t->kind < 0 || (size_t)t->kind >= sizeof term_sql / sizeof term_sql[0]) {
+			store_where_free(w);
+			return err_set(err, PAT_EINVAL, "unknown search term kind %d", t->kind);
+		}
+		if (term_sql[t->kind].text && (t->text == NULL || t->text[0] == '\0')) {
+			store_where_free(w);
+			return err_set(err, PAT_EINVAL, "search term %zu has no text", i + 1);
+		}
+		value = t->text;
+		if (t->kind == STORE_TERM_TEXT) {
+			if ((w->owned[w->n_owned] = fts_phrase(t->text)) == NULL) {
+				store_where_free(w);
+				return err_set(err, PAT_ENOMEM, "out of memory");
+			}
+			value = w->owned[w->n_owned++];
+		}
+		buf_printf(&w->sql, "%s%s(%s)", i ? " AND " : "", t->negate ? "NOT " : "", term_sql[t->kind].sql);
+		for (unsigned k = 0; k < term_sql[t->kind].n_params; k++)
+			w->params[w->n_params++] = term_sql[t->kind].text ? dq_text(value) : dq_int(t->number);
+	}
+	if (w->sql.data == NULL) {
+		store_where_free(w);
+		return err_set(err, PAT_ENOMEM, "out of memory");
+	}
+	return PAT_OK;
+}
+
+/* tenant, then the filter's parameters, then `extra` more. */
+static int where_params(const char *tenant, const struct store_where *w, const struct dq_value *extra, unsigned n_extra,
+			struct dq_value *p, unsigned *n)
+{
+	if (1 + w->n_params + n_extra > DQ_MAX_PARAMS)
+		return PAT_EINVAL;
+	p[0] = dq_text(tenant);
+	memcpy(p + 1, w->params, w->n_params * sizeof *p);
+	if (n_extra > 0)
+		memcpy(p + 1 + w->n_params, extra, n_extra * sizeof *p);
+	*n = 1 + w->n_params + n_extra;
+	return PAT_OK;
+}
+
+/* A failed query: FTS5 refusing its query is the user's input, the rest is the store's. */
+static int search_failed(struct dq_leader *l, int rv, struct pat_err *err)
+{
+	if (rv == PAT_EREMOTE)
+		return err_set(err, PAT_EINVAL, "cannot search: %s", l->client.err.msg);
+	return rv;
+}
+
+int store_find_matching(struct dq_leader *l, const char *tenant, const struct store_filter *f, unsigned start,
+			unsigned limit, struct store_row **rows, size_t *n, int64_t *total, int64_t *unread,
+			struct pat_err *err)
+{
+	struct store_where w;
+	struct dq_value p[DQ_MAX_PARAMS], extra[2] = { dq_int(limit), dq_int(start) };
+	struct buf sql = BUF_INIT;
+	struct dq_rows res;
+	unsigned np = 0;
+	bool row = false;
+	int rv;
+
+	*rows = NULL;
+	*n = 0;
+	*total = 0;
+	if (unread != NULL)
+		*unread = 0;
+	err_clear(err);
+	if ((rv = store_where_build(f, &w, err)) != PAT_OK)
+		return rv;
+	where_params(tenant, &w, extra, 2, p, &np);
+	buf_printf(&sql, "SELECT count(*), count(*) - coalesce(sum(is_read <> 0), 0) FROM messages WHERE tenant = ? AND %s",
+		   w.sql.data);
+	if (sql.data == NULL) {
+		rv = err_set(err, PAT_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rv = dq_leader_query_sql(l, sql.data, p, np - 2, &res)) != PAT_OK) {
+		rv = search_failed(l, err_set(err, rv, "%s", l->err.msg), err);
+		goto out;
+	}
+	rv = dq_rows_next(&res, &row);
+	if (rv == PAT_OK && row) {
+		*total = res.values[0].integer;
+		if (unread != NULL)
+			*unread = res.values[1].integer;
+	}
+	dq_rows_close(&res);
+	if (rv != PAT_OK) {
+		rv = err_set(err, rv, "%s", l->client.err.msg);
+		goto out;
+	}
+	buf_reset(&sql);
+	buf_printf(&sql, "SELECT " COLUMNS " FROM messages WHERE tenant = ? AND %s ORDER BY id DESC LIMIT ? OFFSET ?",
+		   w.sql.data);
+	if (sql.data == NULL) {
+		rv = err_set(err, PAT_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (*total > (int64_t)start)
+		rv = search_failed(l, query_rows(l, sql.data, p, np, limit, rows, n, err), err);
+out:
+	buf_free(&sql);
+	store_where_free(&w);
+	return rv;
+}
+
+#define IDS_PER_STATEMENT 200
+
+struct matching {
+	const char *tenant;
+	const struct store_where *w;   /* the condition (deletion, marking) */
+	const char *const *ids;        /* or these ids (marking) */
+	size_t n_ids;
+	bool read;                     /* marking: the new state */
+	int64_t count;                 /* rows changed */
+};
+
+/* "(?, ?, ...)" of n marks. */
+static void marks(struct buf *sql, size_t n)
+{
+	buf_append_char(sql, '(');
+	for (size_t i = 0; i < n; i++)
+		buf_append_str(sql, i ? ", ?" : "?");
+	buf_append_char(sql, ')');
+}
+
+/* The seqs of the matching messages are read first and the rows then deleted by seq (their
+ * index entries go with them, by trigger): a full-text condition is never evaluated against an
+ * index that the same statement is changing. */
+static int delete_matching_tx(struct dq_client *c, void *data, struct pat_err *err)
+{
+	struct matching *m = data;
+	struct dq_value p[DQ_MAX_PARAMS];
+	struct buf sql = BUF_INIT;
+	int64_t *seqs = NULL;
+	size_t n = 0, cap = 0;
+	struct dq_rows rows;
+	unsigned np = 0;
+	bool row;
+	int rv;
+
+	m->count = 0;
+	where_params(m->tenant, m->w, NULL, 0, p, &np);
+	buf_printf(&sql, "SELECT seq FROM messages WHERE tenant = ? AND %s", m->w->sql.data);
+	if (sql.data == NULL) {
+		buf_free(&sql);
+		return err_set(err, PAT_ENOMEM, "out of memory");
+	}
+	if ((rv = dq_client_query_sql(c, sql.data, p, np, &rows)) != PAT_OK)
+		goto out;
+	while ((rv = dq_rows_next(&rows, &row)) == PAT_OK && row) {
+		if (n == cap) {
+			int64_t *grown = mem_realloc(seqs, (cap = cap ? 2 * cap : 64) * sizeof *seqs);
+
+			if (grown == NULL) {
+				rv = err_set(err, PAT_ENOMEM, "out of memory");
+				break;
+			}
+			seqs = grown;
+		}
+		seqs[n++] = rows.values[0].integer;
+	}
+	dq_rows_close(&rows);
+	for (size_t off = 0; off < n && rv == PAT_OK; off += IDS_PER_STATEMENT) {
+		size_t k = n - off < IDS_PER_STATEMENT ? n - off : IDS_PER_STATEMENT;
+		struct dq_result r;
+
+		p[0] = dq_text(m->tenant);
+		for (size_t i = 0; i < k; i++)
+			p[1 + i] = dq_int(seqs[off + i]);
+		buf_reset(&sql);
+		buf_append_str(&sql, "DELETE FROM messages WHERE tenant = ? AND seq IN ");
+		marks(&sql, k);
+		if (sql.data == NULL || (rv = dq_client_exec_sql(c, sql.data, p, (unsigned)k + 1, &r)) != PAT_OK)
+			break;
+		m->count += (int64_t)r.rows_affected;
+	}
+	if (rv == PAT_OK && sql.data == NULL)
+		rv = err_set(err, PAT_ENOMEM, "out of memory");
+out:
+	mem_free(seqs);
+	buf_free(&sql);
+	return rv;
+}
+
+int store_delete_matching(struct dq_leader *l, const char *tenant, const struct store_filter *f, int64_t *deleted,
+			  struct pat_err *err)
+{
+	struct store_where w;
+	struct matching m = { tenant, &w, NULL, 0, false, 0 };
+	int rv;
+
+	err_clear(err);
+	if (deleted != NULL)
+		*deleted = 0;
+	if ((rv = store_where_build(f, &w, err)) != PAT_OK)
+		return rv;
+	rv = run_tx(l, delete_matching_tx, &m, err);
+	store_where_free(&w);
+	if (rv == PAT_EREMOTE && strstr(err->msg, "fts5") != NULL)
+		rv = err_set(err, PAT_EINVAL, "cannot search: %s", l->client.err.msg);
+	if (rv == PAT_OK && deleted != NULL)
+		*deleted = m.count;
+	return rv;
+}
+
+static int set_read_tx(struct dq_client *c, void *data, struct pat_err *err)
+{
+	struct matching *m = data;
+	struct dq_value p[DQ_MAX_PARAMS];
+	struct buf sql = BUF_INIT;
+	struct dq_result r;
+	unsigned np = 0;
+	int rv = PAT_OK;
+
+	m->count = 0;
+	p[0] = dq_int(m->read);
+	p[1] = dq_text(m->tenant);
+	if (m->ids == NULL) {
+		struct dq_value extra[1] = { dq_int(m->read) };
+
+		where_params(m->tenant, m->w, extra, 1, p + 1, &np);
+		p[0] = dq_int(m->read);
+		buf_printf(&sql, "UPDATE messages SET is_read = ? WHERE tenant = ? AND %s AND is_read <> ?", m->w->sql.data);
+		if (sql.data == NULL)
+			rv = err_set(err, PAT_ENOMEM, "out of memory");
+		else if ((rv = dq_client_exec_sql(c, sql.data, p, np + 1, &r)) == PAT_OK)
+			m->count = (int64_t)r.rows_affected;
+		buf_free(&sql);
+		return rv;
+	}
+	for (size_t off = 0; off < m->n_ids && rv == PAT_OK; off += IDS_PER_STATEMENT) {
+		size_t k = m->n_ids - off < IDS_PER_STATEMENT ? m->n_ids - off : IDS_PER_STATEMENT;
+
+		for (size_t i = 0; i < k; i++)
+			p[2 + i] = dq_text(m->ids[off + i] != NULL ? m->ids[off + i] : "");
+		p[2 + k] = dq_int(m->read);
+		buf_reset(&sql);
+		buf_append_str(&sql, "UPDATE messages SET is_read = ? WHERE tenant = ? AND id IN ");
+		marks(&sql, k);
+		buf_append_str(&sql, " AND is_read <> ?");
+		if (sql.data == NULL) {
+			rv = err_set(err, PAT_ENOMEM, "out of memory");
+			break;
+		}
+		if ((rv = dq_client_exec_sql(c, sql.data, p, (unsigned)k + 3, &r)) == PAT_OK)
+			m->count += (int64_t)r.rows_affected;
+	}
+	buf_free(&sql);
+	return rv;
+}
+
+int store_set_read(struct dq_leader *l, const char *tenant, bool read, const char *const *ids, size_t n_ids,
+		   const struct store_filter *f, int64_t *changed, struct pat_err *err)
+{
+	struct store_where w;
+	struct matching m = { tenant, &w, ids, n_ids, read, 0 };
+	int rv;
+
+	err_clear(err);
+	if (changed != NULL)
+		*changed = 0;
+	if (ids != NULL && n_ids == 0)
+		return PAT_OK;
+	if ((rv = store_where_build(ids != NULL ? NULL : f, &w, err)) != PAT_OK)
+		return rv;
+	rv = run_tx(l, set_read_tx, &m, err);
+	store_where_free(&w);
+	if (rv == PAT_EREMOTE && strstr(err->msg, "fts5") != NULL)
+		rv = err_set(err, PAT_EINVAL, "cannot search: %s", l->client.err.msg);
+	if (rv == PAT_OK && changed != NULL)
+		*changed = m.count;
+	return rv;
+}
+
+static int delete_ids_tx(struct dq_client *c, void *data, struct pat_err *err)
+{
+	struct matching *m = data;
+	struct dq_value p[DQ_MAX_PARAMS];
+	struct buf sql = BUF_INIT;
+	int rv = PAT_OK;
+
+	m->count = 0;
+	for (size_t off = 0; off < m->n_ids && rv == PAT_OK; off += IDS_PER_STATEMENT) {
+		size_t k = m->n_ids - off < IDS_PER_STATEMENT ? m->n_ids - off : IDS_PER_STATEMENT;
+		struct dq_result r;
+
+		p[0] = dq_text(m->tenant);
+		for (size_t i = 0; i < k; i++)
+			p[1 + i] = dq_text(m->ids[off + i] != NULL ? m->ids[off + i] : "");
+		buf_reset(&sql);
+		buf_append_str(&sql, "DELETE FROM messages WHERE tenant = ? AND id IN ");
+		marks(&sql, k);
+		if (sql.data == NULL) {
+			rv = err_set(err, PAT_ENOMEM, "out of memory");
+			break;
+		}
+		if ((rv = dq_client_exec_sql(c, sql.data, p, (unsigned)k + 1, &r)) == PAT_OK)
+			m->count += (int64_t)r.rows_affected;
+	}
+	buf_free(&sql);
+	return rv;
+}
+
+int store_delete_ids(struct dq_leader *l, const char *tenant, const char *const *ids, size_t n_ids, int64_t *deleted,
+		     struct pat_err *err)
+{
+	struct matching m = { tenant, NULL, ids, n_ids, false, 0 };
+	int rv;
+
+	err_clear(err);
+	if (deleted != NULL)
+		*deleted = 0;
+	if (n_ids == 0)
+		return PAT_OK;
+	rv = run_tx(l, delete_ids_tx, &m, err);
+	if (rv == PAT_OK && deleted != NULL)
+		*deleted = m.count;
+	return rv;
+}
+
+int store_stored_bytes(struct dq_leader *l, const char *tenant, int64_t *bytes, struct pat_err *err)
+{
+	struct dq_value p = dq_text(tenant);
+	struct dq_rows rows;
+	bool row = false;
+	int rv;
+
+	err_clear(err);
+	*bytes = 0;
+	rv = dq_leader_query_sql(l, "SELECT coalesce(sum(length(raw) + length(body) + length(snippet) + 256), 0) "
+				    "FROM messages WHERE tenant = ?", &p, 1, &rows);
+	if (rv != PAT_OK)
+		return err_set(err, rv, "%s", l->err.msg);
+	rv = dq_rows_next(&rows, &row);
+	if (rv == PAT_OK && row)
+		*bytes = rows.values[0].integer;
+	dq_rows_close(&rows);
+	return rv == PAT_OK ? PAT_OK : err_set(err, rv, "%s", l->client.err.msg);
+}
+
+/* ---- tags ---- */
+
+void store_tags_free(char **tags, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		mem_free(tags[i]);
+	mem_free(tags);
+}
+
+/* A tags column's tags, trimmed, into *list (appended, each once in any case). */
+static int tags_split(const char *column, char ***list, size_t *n)
+{
+	const char *p = column;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		char *t = mem_strndup(p, len);
+		bool seen = false;
+
+		if (t == NULL)
+			return PAT_ENOMEM;
+		str_trim(t);
+		for (size_t i = 0; i < *n && !seen; i++)
+			seen = str_eq_nocase((*list)[i], t);
+		if (t[0] == '\0' || seen) {
+			mem_free(t);
+		} else {
+			char **grown = mem_realloc(*list, (*n + 1) * sizeof *grown);
+
+			if (grown == NULL) {
+				mem_free(t);
+				return PAT_ENOMEM;
+			}
+			*list = grown;
+			grown[(*n)++] = t;
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return PAT_OK;
+}
+
+static int tag_cmp(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_tags_list(struct dq_leader *l, const char *tenant, char ***tags, size_t *n_out, struct pat_err *err)
+{
+	struct dq_value p = dq_text(tenant);
+	struct dq_rows rows;
+	char **list = NULL;
+	size_t n = 0;
+	bool row;
+	int rv;
+
+	*tags = NULL;
+	*n_out = 0;
+	err_clear(err);
+	rv = dq_leader_query_sql(l, "SELECT DISTINCT tags FROM messages WHERE tenant = ? AND tags <> ''", &p, 1, &rows);
+	if (rv != PAT_OK)
+		return err_set(err, rv, "%s", l->err.msg);
+	while ((rv = dq_rows_next(&rows, &row)) == PAT_OK && row)
+		if (rows.values[0].type == DQ_TEXT && (rv = tags_split(rows.values[0].bytes.ptr, &list, &n)) != PAT_OK)
+			break;
+	dq_rows_close(&rows);
+	if (rv != PAT_OK) {
+		store_tags_free(list, n);
+		return err_set(err, rv, rv == PAT_ENOMEM ? "out of memory" : "%s", l->client.err.msg);
+	}
+	if (n > 1)
+		qsort(list, n, sizeof *list, tag_cmp);
+	*tags = list;
+	*n_out = n;
+	return PAT_OK;
+}
+
+/* tags joined as the column holds them; PAT_EINVAL for an empty tag or one with a comma. */
+static int tags_join(const char *const *tags, size_t n, struct buf *out, struct pat_err *err)
+{
+	char **list = NULL;
+	size_t k = 0;
+	int rv = PAT_OK;
+
+	for (size_t i = 0; i < n && rv == PAT_OK; i++) {
+		if (tags[i] == NULL || strchr(tags[i], ',') != NULL)
+			rv = err_set(err, PAT_EINVAL, "a tag may not hold a comma: \"%s\"", tags[i] != NULL ? tags[i] : "");
+		else if ((rv = tags_split(tags[i], &list, &k)) != PAT_OK)
+			rv = err_set(err, rv, "out of memory");
+	}
+	for (size_t i = 0; i < k && rv == PAT_OK; i++)
+		buf_printf(out, "%s%s", i ? "," : "", list[i]);
+	store_tags_free(list, k);
+	if (rv == PAT_OK && k > 0 && out->data == NULL)
+		rv = err_set(err, PAT_ENOMEM, "out of memory");
+	return rv;
+}
+
+struct tagging {
+	const char *tenant;
+	const char *const *ids;
+	size_t n_ids;
+	const char *value;          /* the new column (set) */
+	const char *from, *to;      /* rename */
+	int64_t count;
+};
+
+static int tags_set_tx(struct dq_client *c, void *data, struct pat_err *err)
+{
+	struct tagging *t = data;
+	struct dq_value p[DQ_MAX_PARAMS];
+	struct buf sql = BUF_INIT;
+	int rv = PAT_OK;
+
+	t->count = 0;
+	for (size_t off = 0; off < t->n_ids && rv == PAT_OK; off += IDS_PER_STATEMENT) {
+		size_t k = t->n_ids - off < IDS_PER_STATEMENT ? t->n_ids - off : IDS_PER_STATEMENT;
+		struct dq_result r;
+
+		p[0] = dq_text(t->value);
+		p[1] = dq_text(t->tenant);
+		for (size_t i = 0; i < k; i++)
+			p[2 + i] = dq_text(t->ids[off + i] != NULL ? t->ids[off + i] : "");
+		buf_reset(&sql);
+		buf_append_str(&sql, "UPDATE messages SET tags = ? WHERE tenant = ? AND id IN ");
+		marks(&sql, k);
+		if (sql.data == NULL) {
+			rv = err_set(err, PAT_ENOMEM, "out of memory");
+			break;
+		}
+		if ((rv = dq_client_exec_sql(c, sql.data, p, (unsigned)k + 2, &r)) == PAT_OK)
+			t->count += (int64_t)r.rows_affected;
+	}
+	buf_free(&sql);
+	return rv;
+}
+
+int store_tags_set(struct dq_leader *l, const char *tenant, const char *const *ids, size_t n_ids,
+		   const char *const *tags, size_t n_tags, int64_t *changed, struct pat_err *err)
+{
+	struct buf value = BUF_INIT;
+	struct tagging t = { tenant, ids, n_ids, NULL, NULL, NULL, 0 };
+	int rv;
+
+	err_clear(err);
+	if (changed != NULL)
+		*changed = 0;
+	if ((rv = tags_join(tags, n_tags, &value, err)) != PAT_OK) {
+		buf_free(&value);
+		return rv;
+	}
+	t.value = buf_str(&value);
+	rv = n_ids > 0 ? run_tx(l, tags_set_tx, &t, err) : PAT_OK;
+	buf_free(&value);
+	if (rv == PAT_OK && changed != NULL)
+		*changed = t.count;
+	return rv;
+}
+
+/* Every message carrying `from` gets its column rewritten with `to` in its place. */
+static int tag_rename_tx(struct dq_client *c, void *data, struct pat_err *err)
+{
+	struct tagging *t = data;
+	struct dq_value p[3] = { dq_text(t->tenant), dq_text(t->from) };
+	struct dq_rows rows;
+	char **ids = NULL, **values = NULL;
+	size_t n = 0;
+	bool row;
+	int rv;
+
+	t->count = 0;
+	rv = dq_client_query_sql(c, "SELECT id, tags FROM messages WHERE tenant = ? AND "
+				    "instr(',' || lower(tags) || ',', ',' || lower(?) || ',') > 0", p, 2, &rows);
+	if (rv != PAT_OK)
+		return rv;
+	while ((rv = dq_rows_next(&rows, &row)) == PAT_OK && row) {
+		char **list = NULL, **gi, **gv;
+		size_t k = 0;
+		struct buf b = BUF_INIT;
+
+		if (rows.values[0].type != DQ_TEXT || rows.values[1].type != DQ_TEXT)
+			continue;
+		if ((rv = tags_split(rows.values[1].bytes.ptr, &list, &k)) == PAT_OK) {
+			bool renamed = false;
+
+			for (size_t i = 0; i < k; i++) {
+				const char *name = list[i];
+
+				if (str_eq_nocase(name, t->from)) {
+					if (t->to == NULL || renamed)
+						continue;
+					name = t->to;
+					renamed = true;
+				}
+				buf_printf(&b, "%s%s", b.len ? "," : "", name);
+			}
+		}
+		store_tags_free(list, k);
+		gi = mem_realloc(ids, (n + 1) * sizeof *ids);
+		ids = gi != NULL ? gi : ids;
+		gv = mem_realloc(values, (n + 1) * sizeof *values);
+		values = gv != NULL ? gv : values;
+		if (rv == PAT_OK && gi != NULL && gv != NULL) {
+			ids[n] = mem_strdup(rows.values[0].bytes.ptr);
+			values[n] = buf_detach(&b);
+			n++;
+			if (ids[n - 1] == NULL || values[n - 1] == NULL)
+				rv = PAT_ENOMEM;
+		} else if (rv == PAT_OK) {
+			rv = PAT_ENOMEM;
+		}
+		buf_free(&b);
+		if (rv != PAT_OK)
+			break;
+	}
+	dq_rows_close(&rows);
+	if (rv == PAT_ENOMEM)
+		err_set(err, rv, "out of memory");
+	/* A rename onto a tag the message has already: the duplicate goes (tags_split dedups). */
+	for (size_t i = 0; i < n && rv == PAT_OK; i++) {
+		char **list = NULL;
+		size_t k = 0;
+		struct buf b = BUF_INIT;
+
+		if ((rv = tags_split(values[i], &list, &k)) == PAT_OK) {
+			for (size_t j = 0; j < k; j++)
+				buf_printf(&b, "%s%s", j ? "," : "", list[j]);
+			p[0] = dq_text(buf_str(&b));
+			p[1] = dq_text(t->tenant);
+			p[2] = dq_text(ids[i]);
+			if (k > 0 && b.data == NULL)
+				rv = PAT_ENOMEM;
+			else
+				rv = dq_client_exec_sql(c, "UPDATE messages SET tags = ? WHERE tenant = ? AND id = ?", p, 3, NULL);
+		}
+		store_tags_free(list, k);
+		buf_free(&b);
+		if (rv == PAT_ENOMEM)
+			err_set(err, rv, "out of memory");
+		t->count++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		mem_free(ids[i]);
+		mem_free(values[i]);
+	}
+	mem_free(ids);
+	mem_free(values);
+	return rv;
+}
+
+int store_tag_rename(struct dq_leader *l, const char *tenant, const char *from, const char *to, int64_t *changed,
+		     struct pat_err *err)
+{
+	struct tagging t = { tenant, NULL, 0, NULL, from, to, 0 };
+	int rv;
+
+	err_clear(err);
+	if (changed != NULL)
+		*changed = 0;
+	if (from == NULL || from[0] == '\0' || strchr(from, ',') != NULL)
+		return err_set(err, PAT_EINVAL, "bad tag \"%s\"", from != NULL ? from : "");
+	if (to != NULL && (to[0] == '\0' || strchr(to, ',') != NULL))
+		return err_set(err, PAT_EINVAL, "a tag may not be empty or hold a comma: \"%s\"", to);
+	rv = run_tx(l, tag_rename_tx, &t, err);
+	if (rv == PAT_OK && changed != NULL)
+		*changed = t.count;
+	return rv;
 }
 
 /* ---- audit log ---- */

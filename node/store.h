@@ -9,10 +9,11 @@
 #include <stdint.h>
 
 #include "consensus/leader.h"
+#include "lib/buf.h"
 #include "lib/ulid.h"
 
 /* The schema version this build of Pat writes. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Bring the schema up to STORE_SCHEMA_VERSION, one transaction per migration. Safe to run
  * again and from several processes at once: an applied migration is skipped. *version gets
@@ -30,6 +31,7 @@ struct store_message {
 	const char *from, *to, *cc, *bcc, *reply_to, *subject, *message_id, *date; /* headers */
 	int64_t size;            /* bytes of the raw message */
 	int64_t attachments;     /* attachment count */
+	int64_t inline_parts;    /* inline part count (images shown in the HTML, say) */
 	const char *snippet;     /* the start of the text, for lists */
 	const char *tags;        /* comma-separated */
 	bool read;               /* seen by a user */
@@ -90,6 +92,99 @@ int store_schema_version(struct dq_leader *l, int *version, struct pat_err *err)
 /* PAT_ENOTFOUND when the tenant has no such message. */
 int store_delete(struct dq_leader *l, const char *tenant, const char *id, struct pat_err *err);
 int store_delete_all(struct dq_leader *l, const char *tenant, int64_t *deleted, struct pat_err *err);
+
+/* ---- searching ----
+ *
+ * A filter is a list of terms that must all hold, each possibly negated. The store turns it
+ * into SQL with every value bound as a parameter: no text of a term ever becomes SQL (or FTS5
+ * syntax: free text is quoted as FTS5 strings). Mailpit's search syntax is parsed into a filter
+ * by gateway/query. */
+
+enum store_term_kind {
+	STORE_TERM_TEXT,           /* text: words or a phrase in subject, addresses or body (full-text, word prefixes) */
+	STORE_TERM_FROM,           /* text: a substring of the From header, any case */
+	STORE_TERM_TO,             /* ... of To */
+	STORE_TERM_CC,             /* ... of Cc */
+	STORE_TERM_BCC,            /* ... of Bcc */
+	STORE_TERM_REPLY_TO,       /* ... of Reply-To */
+	STORE_TERM_ADDRESSED,      /* ... of any of those five */
+	STORE_TERM_SUBJECT,        /* ... of the subject */
+	STORE_TERM_MESSAGE_ID,     /* ... of the Message-ID */
+	STORE_TERM_TAG,            /* text: one of the message's tags, whole, any case */
+	STORE_TERM_READ,           /* the message was read */
+	STORE_TERM_TAGGED,         /* it has a tag */
+	STORE_TERM_HAS_ATTACHMENT, /* it has an attachment */
+	STORE_TERM_HAS_INLINE,     /* it has an inline part */
+	STORE_TERM_LARGER,         /* number: more than that many bytes */
+	STORE_TERM_SMALLER,        /* number: fewer than that many bytes */
+	STORE_TERM_AFTER,          /* number: received at or after (ms since the epoch) */
+	STORE_TERM_BEFORE,         /* number: received before (ms since the epoch) */
+	STORE_TERM_ID_BELOW,       /* text: an id older than this one (a cursor for paging) */
+};
+
+#define STORE_FILTER_MAX_TERMS 40 /* a term binds at most 5 parameters; dqlite takes 255 */
+
+struct store_term {
+	int kind;          /* enum store_term_kind */
+	bool negate;       /* the term must not hold */
+	const char *text;  /* for the text kinds (non-empty) */
+	int64_t number;    /* for sizes and times */
+};
+
+struct store_filter {
+	const struct store_term *terms; /* all must hold; none: every message */
+	size_t n;                       /* at most STORE_FILTER_MAX_TERMS */
+};
+
+/* A filter as an SQL condition over the messages table, for the store's own statements and for
+ * tests: sql holds "?" placeholders only, params their values. */
+struct store_where {
+	struct buf sql;                          /* "1" when the filter is empty */
+	struct dq_value params[5 * STORE_FILTER_MAX_TERMS];
+	unsigned n_params;
+	char *owned[STORE_FILTER_MAX_TERMS];     /* FTS5 queries the params point into */
+	unsigned n_owned;
+};
+int store_where_build(const struct store_filter *f, struct store_where *w, struct pat_err *err);
+void store_where_free(struct store_where *w);
+
+/* One page of the tenant's messages matching f (NULL: all), newest first: `start` skipped,
+ * then up to `limit` rows (store_rows_free). *total gets how many match in all and *unread
+ * (may be NULL) how many of those are unread. */
+int store_find_matching(struct dq_leader *l, const char *tenant, const struct store_filter *f, unsigned start,
+			unsigned limit, struct store_row **rows, size_t *n, int64_t *total, int64_t *unread,
+			struct pat_err *err);
+/* Delete every message of the tenant matching f (NULL: all), in one transaction. */
+int store_delete_matching(struct dq_leader *l, const char *tenant, const struct store_filter *f, int64_t *deleted,
+			  struct pat_err *err);
+/* Mark messages read or unread: those of ids when ids is not NULL (unknown ids are skipped),
+ * else those matching f (NULL: all). *changed (may be NULL) gets how many changed state. */
+int store_set_read(struct dq_leader *l, const char *tenant, bool read, const char *const *ids, size_t n_ids,
+		   const struct store_filter *f, int64_t *changed, struct pat_err *err);
+
+/* Delete the messages of ids (unknown ids are skipped) in one transaction; *deleted (may be
+ * NULL) gets how many went. */
+int store_delete_ids(struct dq_leader *l, const char *tenant, const char *const *ids, size_t n_ids, int64_t *deleted,
+		     struct pat_err *err);
+/* Bytes the tenant's messages take in the database (their compressed raw messages and
+ * summary columns, roughly). */
+int store_stored_bytes(struct dq_leader *l, const char *tenant, int64_t *bytes, struct pat_err *err);
+
+/* ---- tags ----
+ *
+ * A message's tags are one text column, comma-separated, each tag trimmed; tags compare in
+ * any case (as Mailpit's do). */
+
+/* Every tag the tenant uses, sorted, each once (store_tags_free). */
+int store_tags_list(struct dq_leader *l, const char *tenant, char ***tags, size_t *n, struct pat_err *err);
+void store_tags_free(char **tags, size_t n);
+/* Replace the tags of the messages of ids with tags (n_tags 0: remove them). A tag may not be
+ * empty or hold a comma (PAT_EINVAL). *changed (may be NULL) gets the messages updated. */
+int store_tags_set(struct dq_leader *l, const char *tenant, const char *const *ids, size_t n_ids,
+		   const char *const *tags, size_t n_tags, int64_t *changed, struct pat_err *err);
+/* Rename a tag on every message of the tenant (to NULL: remove it). */
+int store_tag_rename(struct dq_leader *l, const char *tenant, const char *from, const char *to, int64_t *changed,
+		     struct pat_err *err);
 
 /* Append to the tenant's audit log: each row carries the SHA-256 of the tenant's previous row
  * and of its own content, so removing or changing a row breaks the chain. */

@@ -1,6 +1,7 @@
 /* Integration tests of node/store against a real `pat node`: migrations, batches (all or
  * nothing, safe to resend), tenant isolation, paging, counts, deletes, compressed raw
- * messages, and the audit chain catching a changed or removed row. */
+ * messages, Mailpit searches (every operator, through gateway/query) with paging, deletion
+ * and read marks by search, tags, and the audit chain catching a changed or removed row. */
 #include "tests/lib/testutil.h"
 
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "consensus/leader.h"
+#include "gateway/query.h"
 #include "lib/err.h"
 #include "lib/mem.h"
 #include "lib/timeutil.h"
@@ -232,6 +234,283 @@ static void search_finds_subject_addresses_and_body(void **state)
 	mem_free(packed2);
 	free(m);
 	free(other);
+}
+
+/* Three messages of one tenant, and the same three for another tenant that no search of the
+ * first may ever return. */
+static char finder_ids[3][ULID_SIZE], intruder_ids[3][ULID_SIZE];
+
+static void put_search_fixture(const char *tenant, char ids[3][ULID_SIZE])
+{
+	uint8_t *packed;
+	struct store_message *m = make_batch(tenant, 3, &packed);
+	struct pat_err err;
+
+	m[0].from = "Alice <alice@shop.example>";
+	m[0].to = "bob@corp.example";
+	m[0].subject = "Your invoice 42";
+	m[0].message_id = "inv42@shop.example";
+	m[0].body_text = "Thanks for the teapots.";
+	m[0].size = 1000;
+	m[0].attachments = 1;
+	m[0].tags = "billing,Urgent";
+	m[0].read = true;
+	m[0].received_at = 1704888000000; /* 2024-01-10T12:00Z */
+	m[1].from = "Carol <carol@news.example>";
+	m[1].to = "dana@corp.example";
+	m[1].cc = "team@corp.example";
+	m[1].reply_to = "noreply@news.example";
+	m[1].subject = "Weekly newsletter";
+	m[1].body_text = "Teapot sale this week only.";
+	m[1].size = 3 << 20;
+	m[1].inline_parts = 2;
+	m[1].received_at = 1704974400000; /* 2024-01-11T12:00Z */
+	m[2].from = "alerts@ops.example";
+	m[2].to = "bob@corp.example";
+	m[2].bcc = "audit@corp.example";
+	m[2].subject = "Disk almost full";
+	m[2].body_text = "server one";
+	m[2].size = 500;
+	m[2].received_at = 1705060800000; /* 2024-01-12T12:00Z */
+	assert_int_equal(store_put_batch(&l, m, 3, &err), PAT_OK);
+	for (int i = 0; i < 3; i++)
+		memcpy(ids[i], m[i].id, ULID_SIZE);
+	mem_free(packed);
+	free(m);
+}
+
+/* The messages search finds for tenant, newest first, as indices into ids ("21": m2, m1). */
+static void expect_found(const char *tenant, char ids[3][ULID_SIZE], const char *search, const char *want)
+{
+	struct store_row *rows;
+	struct query q;
+	struct pat_err err;
+	int64_t total;
+	size_t n;
+	char got[8] = "";
+
+	if (query_parse(search, NULL, &q, &err) != PAT_OK)
+		fail_msg("%s: %s", search, err.msg);
+	if (store_find_matching(&l, tenant, &q.filter, 0, 50, &rows, &n, &total, NULL, &err) != PAT_OK)
+		fail_msg("%s: %s", search, err.msg);
+	for (size_t i = 0; i < n && i < 7; i++) {
+		char c = '?';
+
+		for (int k = 0; k < 3; k++)
+			if (strcmp(rows[i].m.id, ids[k]) == 0)
+				c = (char)('0' + k);
+		assert_string_equal(rows[i].m.tenant, tenant);
+		got[i] = c;
+		got[i + 1] = '\0';
+	}
+	if (strcmp(got, want) != 0)
+		fail_msg("search \"%s\" for %s found \"%s\", expected \"%s\"", search, tenant, got, want);
+	assert_int_equal(total, (int64_t)strlen(want));
+	store_rows_free(rows, n);
+	query_free(&q);
+}
+
+static void searches_with_every_operator(void **state)
+{
+	static const struct {
+		const char *search, *want;
+	} cases[] = {
+		{ "", "210" },
+		{ "invoice", "0" },
+		{ "INVOICE 42", "0" },
+		{ "teapot", "10" },          /* a word prefix: "teapots" too */
+		{ "-teapot", "2" },
+		{ "!teapot", "2" },
+		{ "\"sale this\"", "1" },
+		{ "\"this sale\"", "" },
+		{ "from:alice", "0" },
+		{ "FROM:ALICE@SHOP", "0" },
+		{ "from:<alice@shop.example>", "0" },
+		{ "to:bob@corp", "20" },
+		{ "-to:bob", "1" },
+		{ "cc:team", "1" },
+		{ "bcc:audit", "2" },
+		{ "reply-to:noreply", "1" },
+		{ "addressed:corp.example", "210" },
+		{ "addressed:audit", "2" },
+		{ "-addressed:news.example", "20" },
+		{ "subject:newsletter", "1" },
+		{ "subject:\"almost full\"", "2" },
+		{ "-subject:newsletter", "20" },
+		{ "message-id:inv42", "0" },
+		{ "tag:urgent", "0" },
+		{ "tag:BILLING", "0" },
+		{ "tag:urg", "" },           /* a tag matches whole */
+		{ "is:tagged", "0" },
+		{ "-is:tagged", "21" },
+		{ "is:read", "0" },
+		{ "is:unread", "21" },
+		{ "-is:read", "21" },
+		{ "has:attachment", "0" },
+		{ "-has:attachments", "21" },
+		{ "has:inline", "1" },
+		{ "larger:1M", "1" },
+		{ "smaller:1K", "20" },
+		{ "-larger:1000", "20" },
+		{ "after:2024-01-11", "21" },
+		{ "before:2024-01-11", "0" },
+		{ "after:2024-01-11 before:2024-01-12", "1" },
+		{ "-after:\"2024-01-11 12:00\"", "0" },
+		{ "teapot is:unread", "1" },
+		{ "to:bob -subject:disk has:attachment", "0" },
+		{ "x:y", "" },
+		{ "it's \"quoted\"\"\" '); DELETE FROM messages; --", "" },
+	};
+
+	(void)state;
+	put_search_fixture("finder", finder_ids);
+	put_search_fixture("intruder", intruder_ids);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		expect_found("finder", finder_ids, cases[i].search, cases[i].want);
+		/* The other tenant's copies are found only for it. */
+		expect_found("intruder", intruder_ids, cases[i].search, cases[i].want);
+	}
+}
+
+static void search_pages_and_counts(void **state)
+{
+	struct store_row *rows;
+	struct query q;
+	struct pat_err err;
+	int64_t total, unread;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_find_matching(&l, "finder", NULL, 1, 1, &rows, &n, &total, &unread, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(total, 3);
+	assert_int_equal(unread, 2);
+	assert_string_equal(rows[0].m.id, finder_ids[1]);
+	assert_string_equal(rows[0].m.subject, "Weekly newsletter");
+	assert_int_equal(rows[0].m.inline_parts, 2);
+	store_rows_free(rows, n);
+	assert_int_equal(query_parse("teapot", NULL, &q, &err), PAT_OK);
+	assert_int_equal(store_find_matching(&l, "finder", &q.filter, 5, 10, &rows, &n, &total, &unread, &err), PAT_OK);
+	assert_int_equal(n, 0); /* past the end */
+	assert_int_equal(total, 2);
+	assert_int_equal(unread, 1);
+	store_rows_free(rows, n);
+	query_free(&q);
+	assert_int_equal(store_find_matching(&l, "nobody", NULL, 0, 10, &rows, &n, &total, &unread, &err), PAT_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(total, 0);
+	store_rows_free(rows, n);
+}
+
+static void read_marks_by_id_and_search(void **state)
+{
+	const char *ids[] = { finder_ids[1], "01ARYZ6S41TSV4RRFFQ69G5FAV", intruder_ids[2] };
+	struct query q;
+	struct pat_err err;
+	int64_t changed, total, unread;
+
+	(void)state;
+	/* By id: another tenant's id and an unknown one change nothing. */
+	assert_int_equal(store_set_read(&l, "finder", true, ids, 3, NULL, &changed, &err), PAT_OK);
+	assert_int_equal(changed, 1);
+	assert_int_equal(store_set_read(&l, "finder", true, ids, 3, NULL, &changed, &err), PAT_OK);
+	assert_int_equal(changed, 0); /* read already */
+	expect_found("finder", finder_ids, "is:unread", "2");
+	expect_found("intruder", intruder_ids, "is:unread", "21");
+	/* By search. */
+	assert_int_equal(query_parse("subject:disk", NULL, &q, &err), PAT_OK);
+	assert_int_equal(store_set_read(&l, "finder", true, NULL, 0, &q.filter, &changed, &err), PAT_OK);
+	assert_int_equal(changed, 1);
+	query_free(&q);
+	expect_found("finder", finder_ids, "is:unread", "");
+	/* Everything back to unread (no ids, no search). */
+	assert_int_equal(store_set_read(&l, "finder", false, NULL, 0, NULL, &changed, &err), PAT_OK);
+	assert_int_equal(changed, 3);
+	assert_int_equal(store_count(&l, "finder", &total, &unread, &err), PAT_OK);
+	assert_int_equal(unread, 3);
+	expect_found("intruder", intruder_ids, "is:read", "0");
+	/* A search through the full-text index works in an update too. */
+	assert_int_equal(query_parse("teapot", NULL, &q, &err), PAT_OK);
+	assert_int_equal(store_set_read(&l, "finder", true, NULL, 0, &q.filter, &changed, &err), PAT_OK);
+	assert_int_equal(changed, 2);
+	query_free(&q);
+	expect_found("finder", finder_ids, "is:read", "10");
+}
+
+static void tags_set_list_rename(void **state)
+{
+	const char *ids[] = { finder_ids[1], finder_ids[2], intruder_ids[0] };
+	const char *tags[] = { " News ", "later", "news" };
+	const char *bad[] = { "a,b" };
+	struct pat_err err;
+	int64_t changed;
+	char **list;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_tags_set(&l, "finder", ids, 3, tags, 3, &changed, &err), PAT_OK);
+	assert_int_equal(changed, 2);
+	assert_int_equal(store_tags_set(&l, "finder", ids, 1, bad, 1, &changed, &err), PAT_EINVAL);
+	assert_contains(err.msg, "comma");
+	expect_found("finder", finder_ids, "tag:news", "21");
+	expect_found("intruder", intruder_ids, "tag:news", "");
+	assert_int_equal(store_tags_list(&l, "finder", &list, &n, &err), PAT_OK);
+	assert_int_equal(n, 4);
+	assert_string_equal(list[0], "billing");
+	assert_string_equal(list[1], "later");
+	assert_string_equal(list[2], "News"); /* once, as first written */
+	assert_string_equal(list[3], "Urgent");
+	store_tags_free(list, n);
+	assert_int_equal(store_tag_rename(&l, "finder", "NEWS", "digest", &changed, &err), PAT_OK);
+	assert_int_equal(changed, 2);
+	expect_found("finder", finder_ids, "tag:digest", "21");
+	expect_found("finder", finder_ids, "tag:news", "");
+	/* Renaming onto a tag a message has already leaves it once. */
+	assert_int_equal(store_tag_rename(&l, "finder", "later", "Digest", &changed, &err), PAT_OK);
+	{
+		struct store_row r;
+
+		assert_int_equal(store_get(&l, "finder", finder_ids[1], &r, &err), PAT_OK);
+		assert_string_equal(r.m.tags, "digest");
+		store_row_free(&r);
+	}
+	/* Deleting a tag: rename to nothing. */
+	assert_int_equal(store_tag_rename(&l, "finder", "digest", NULL, &changed, &err), PAT_OK);
+	assert_int_equal(changed, 2);
+	expect_found("finder", finder_ids, "is:tagged", "0");
+	assert_int_equal(store_tags_set(&l, "finder", ids, 1, NULL, 0, &changed, &err), PAT_OK);
+	assert_int_equal(store_tags_list(&l, "intruder", &list, &n, &err), PAT_OK);
+	assert_int_equal(n, 2); /* billing, Urgent: untouched */
+	store_tags_free(list, n);
+}
+
+static void deletes_by_search(void **state)
+{
+	struct store_row *rows;
+	struct query q;
+	struct pat_err err;
+	int64_t deleted, total, unread;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(query_parse("teapot", NULL, &q, &err), PAT_OK);
+	assert_int_equal(store_delete_matching(&l, "finder", &q.filter, &deleted, &err), PAT_OK);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(store_delete_matching(&l, "finder", &q.filter, &deleted, &err), PAT_OK);
+	assert_int_equal(deleted, 0);
+	query_free(&q);
+	expect_found("finder", finder_ids, "", "2");
+	expect_found("intruder", intruder_ids, "teapot", "10");
+	/* Their index entries went with them. */
+	assert_int_equal(store_search(&l, "finder", "teapots", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 0);
+	store_rows_free(rows, n);
+	assert_int_equal(store_delete_matching(&l, "finder", NULL, &deleted, &err), PAT_OK);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(store_count(&l, "intruder", &total, &unread, &err), PAT_OK);
+	assert_int_equal(total, 3);
+	assert_int_equal(store_delete_matching(&l, "intruder", NULL, &deleted, &err), PAT_OK);
+	assert_int_equal(deleted, 3);
 }
 
 /* A backup restored into a new cluster keeps its messages searchable. */
@@ -457,6 +736,11 @@ int main(void)
 		cmocka_unit_test(a_bad_message_fails_the_whole_batch),
 		cmocka_unit_test(search_finds_subject_addresses_and_body),
 		cmocka_unit_test(find_pages_and_matches_substrings),
+		cmocka_unit_test(searches_with_every_operator),
+		cmocka_unit_test(search_pages_and_counts),
+		cmocka_unit_test(read_marks_by_id_and_search),
+		cmocka_unit_test(tags_set_list_rename),
+		cmocka_unit_test(deletes_by_search),
 		cmocka_unit_test(backup_and_restore_keep_search),
 		cmocka_unit_test(schema_2_data_is_upgraded),
 		cmocka_unit_test(audit_chain_catches_tampering),
