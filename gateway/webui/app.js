@@ -369,6 +369,7 @@ const TENANT_RE = /^[a-z0-9][a-z0-9-]{0,62}$/
 const state = {
   items: [],
   total: 0,
+  unread: undefined, // the mailbox's unread count, when the server tracks read state
   query: '',
   selected: null, // id
   message: null, // the open Message
@@ -446,7 +447,7 @@ function renderList() {
   const shown = state.items.length
   $('count').textContent = state.query
     ? `${state.total} found`
-    : `${state.total} message${state.total === 1 ? '' : 's'}`
+    : `${state.total} message${state.total === 1 ? '' : 's'}${state.unread ? `, ${state.unread} unread` : ''}`
   $('empty').hidden = shown > 0
   $('empty').textContent = state.query ? 'Nothing matches' : 'No messages'
   $('more').hidden = shown >= state.total
@@ -462,6 +463,7 @@ async function loadList() {
     if (seq !== state.loadSeq) return
     state.items = page.items
     state.total = page.total
+    state.unread = page.unread
     status('')
     renderList()
   } catch (e) {
@@ -657,6 +659,7 @@ async function openMessage(id) {
     const item = state.items.find(m => m.id === id)
     if (item && item.read === false) {
       item.read = true
+      if (state.unread) state.unread--
       renderList()
     }
   } catch (e) {
@@ -725,6 +728,7 @@ async function deleteAll() {
   closeMessage()
   state.items = []
   state.total = 0
+  state.unread = undefined
   renderList()
   status('All messages deleted.', true)
   scheduleRefresh()
@@ -773,6 +777,7 @@ function switchTenant(value) {
   closeMessage()
   state.items = []
   state.total = 0
+  state.unread = undefined
   renderList()
   status(t ? `Tenant: ${t}` : 'Tenant: the listener’s default', true)
   startEvents()

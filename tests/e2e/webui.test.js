@@ -1,7 +1,8 @@
 // The web UI in a real browser (Debian's Chromium, driven by playwright-core) against a running
 // `pat serve`: mail sent over SMTP appears in the list live, opens in every tab, downloads its
-// attachment, is found by search, stays in its tenant and is deleted. The page must load
-// nothing from another origin and must carry its Content-Security-Policy.
+// attachment, is found by search, stays in its tenant and is deleted, once through Mailpit's API
+// and once through MailHog's (the UI's fallback). The page must load nothing from another
+// origin and must carry its Content-Security-Policy.
 // Environment: PAT_HTTP_PORT, PAT_SMTP_PORT, PAT_OTHER_DOMAIN (a recipient domain that
 // belongs to tenant PAT_OTHER_TENANT), CHROMIUM (default /usr/bin/chromium).
 // Exit status 0 when every check passes.
@@ -125,15 +126,16 @@ function startTrap() {
   return new Promise(resolve => server.listen(0, '127.0.0.1', () => resolve({ server, hits })))
 }
 
-async function main() {
-  const trap = await startTrap()
-  const trapOrigin = `http://127.0.0.1:${trap.server.address().port}`
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true
-  })
+// The whole scenario in one dialect of the UI's data layer: 'mailpit' (the server's Mailpit
+// API, which Pat serves) or 'mailhog' (the fallback, forced by making /api/v1/info answer 404).
+// It starts and ends with empty mailboxes.
+async function scenario(browser, trapOrigin, dialect) {
   const context = await browser.newContext({ acceptDownloads: true })
   context.setDefaultTimeout(TIMEOUT)
+  if (dialect === 'mailhog')
+    await context.route('**/api/v1/info', route =>
+      route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"no such endpoint"}' })
+    )
   const page = await context.newPage()
   const foreign = new Map() // request to another origin → how it ended
   const apiRequests = []
@@ -142,13 +144,15 @@ async function main() {
     const url = r.url()
     if (/^(data|blob|about):/.test(url)) return
     if (new URL(url).origin !== base) foreign.set(r, 'sent')
-    if (new URL(url).pathname.startsWith('/api/')) apiRequests.push({ url, headers: r.headers() })
+    if (new URL(url).pathname.startsWith('/api/')) apiRequests.push({ url, path: new URL(url).pathname, headers: r.headers() })
   })
   // Chromium reports a request that its Content-Security-Policy refused as a failed request.
   context.on('requestfailed', r => {
     if (foreign.has(r)) foreign.set(r, r.failure() ? r.failure().errorText : 'failed')
   })
   page.on('pageerror', e => pageErrors.push(e.message))
+  const mailpit = dialect === 'mailpit'
+  const requested = re => apiRequests.some(r => re.test(r.path))
 
   const items = page.locator('#messages li')
   const item = text => page.locator('#messages li', { hasText: text })
@@ -160,9 +164,11 @@ async function main() {
   assert.strictEqual(res.headers()['x-content-type-options'], 'nosniff')
   assert.strictEqual(res.headers()['referrer-policy'], 'no-referrer')
   await page.waitForSelector('body[data-ready="true"]')
+  assert.strictEqual(await page.textContent('#dialect'), mailpit ? 'Mailpit API' : 'MailHog API')
   await page.waitForFunction(() => document.getElementById('live').classList.contains('on'))
   assert.strictEqual(await items.count(), 0)
   assert.match(await page.textContent('#count'), /^0 messages$/)
+  assert.ok(requested(mailpit ? /^\/api\/v1\/messages$/ : /^\/api\/v2\/messages$/), 'the list came from the wrong API')
   await page.evaluate(() => {
     window.notReloaded = true
   })
@@ -172,10 +178,22 @@ async function main() {
   await item(welcomeSubject).waitFor()
   assert.ok(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded')
   assert.match(await item(welcomeSubject).textContent(), /Alice Example/)
+  const unread = () => item(welcomeSubject).locator('button.unread').count()
+  if (mailpit) {
+    assert.strictEqual(await unread(), 1, 'a new message is not shown unread')
+    assert.match(await page.textContent('#count'), /^1 message, 1 unread$/)
+  } else {
+    assert.strictEqual(await unread(), 0, 'MailHog has no read state')
+  }
 
   check('the message opens; its HTML is in a sandboxed frame')
   await item(welcomeSubject).locator('button').click()
   await page.waitForFunction(s => document.getElementById('v-subject').textContent === s, welcomeSubject)
+  assert.ok(requested(mailpit ? /^\/api\/v1\/message\/[0-9A-Z]{26}$/ : /^\/api\/v1\/messages\/[0-9A-Z]{26}$/))
+  if (mailpit) {
+    await page.waitForFunction(() => !document.querySelector('#messages button.unread'))
+    assert.match(await page.textContent('#count'), /^1 message$/)
+  }
   const frameEl = page.locator('#html-frame')
   assert.strictEqual(await frameEl.getAttribute('sandbox'), '')
   await page.waitForFunction(() => document.getElementById('html-frame').srcdoc.includes('Hello from the HTML part'))
@@ -185,9 +203,11 @@ async function main() {
   assert.strictEqual(await frame.locator('#greeting').textContent(), 'Hello from the HTML part')
   assert.strictEqual(await frame.locator('#script-target').textContent(), 'static', 'a script ran in the frame')
 
-  check('the text tab')
-  await page.click('#tab-text')
+  check('the text tab (keyboard: arrow keys move between tabs)')
+  await page.focus('#tab-html')
+  await page.keyboard.press('ArrowRight')
   await page.waitForSelector('#panel-text:not([hidden])')
+  assert.strictEqual(await page.evaluate(() => document.activeElement.id), 'tab-text')
   assert.match(await page.textContent('#text-body'), /This is the plain text part, with an ümlaut\./)
 
   check('the headers tab')
@@ -207,16 +227,36 @@ async function main() {
   const [download] = await Promise.all([page.waitForEvent('download'), button.click()])
   assert.strictEqual(download.suggestedFilename(), 'report.csv')
   assert.strictEqual(fs.readFileSync(await download.path(), 'utf8'), csv)
+  assert.ok(requested(mailpit ? /^\/api\/v1\/message\/[0-9A-Z]{26}\/part\/[0-9.]+$/ : /\/mime\/part\/1\/download$/))
 
   check('search filters the list')
   await sendMail('billing@example.net', ['bob@example.org'], invoice)
   await item('Invoice 42').waitFor()
   assert.strictEqual(await items.count(), 2)
-  await page.fill('#search', 'invoice')
-  await page.press('#search', 'Enter')
-  await page.waitForFunction(() => document.querySelectorAll('#messages li').length === 1)
-  assert.match(await items.first().textContent(), /Invoice 42/)
-  assert.match(await page.textContent('#count'), /^1 found$/)
+  const search = async (query, expect) => {
+    await page.fill('#search', query)
+    await page.press('#search', 'Enter')
+    // The list shows exactly the expected messages, in order (the previous search's may linger).
+    await page.waitForFunction(
+      want => {
+        const li = [...document.querySelectorAll('#messages li')]
+        return li.length === want.length && want.every((text, i) => li[i].textContent.includes(text))
+      },
+      expect
+    )
+    assert.strictEqual(await page.textContent('#count'), `${expect.length} found`)
+  }
+  if (mailpit) {
+    // Mailpit's syntax: fields, negation, has:
+    await search('from:billing', ['Invoice 42'])
+    await search('has:attachment', [welcomeSubject])
+    await search('-subject:invoice bob', [welcomeSubject])
+    assert.ok(requested(/^\/api\/v1\/search$/))
+  } else {
+    await search('invoice', ['Invoice 42'])
+    await search('from:alice@example', [welcomeSubject])
+    assert.ok(requested(/^\/api\/v2\/search$/))
+  }
   await page.fill('#search', '')
   await page.waitForFunction(() => document.querySelectorAll('#messages li').length === 2)
 
@@ -228,7 +268,7 @@ async function main() {
   assert.strictEqual(await items.count(), 0)
   await page.waitForFunction(() => document.getElementById('live').classList.contains('on'))
   const after = apiRequests.slice(before)
-  const list = after.find(r => r.url.includes('/api/v2/messages') || r.url.includes('/api/v1/messages'))
+  const list = after.find(r => r.path === '/api/v2/messages' || r.path === '/api/v1/messages')
   assert.ok(list, 'no list request after the switch')
   assert.strictEqual(list.headers['x-pat-tenant'], otherTenant)
   assert.ok(after.some(r => r.url.endsWith(`/api/v1/events?tenant=${otherTenant}`)), 'no event stream of the tenant')
@@ -242,7 +282,7 @@ async function main() {
   await page.waitForFunction(() => document.querySelectorAll('#messages li').length === 2)
   assert.strictEqual(await item('For the other team').count(), 0)
 
-  check('delete one message, after confirming')
+  check('delete one message, after confirming (keyboard: Delete)')
   await item(welcomeSubject).locator('button').click()
   await page.waitForFunction(s => document.getElementById('v-subject').textContent === s, welcomeSubject)
   const id = await item(welcomeSubject).getAttribute('data-id')
@@ -251,7 +291,9 @@ async function main() {
   await page.click('#confirm-cancel')
   await page.waitForSelector('#confirm', { state: 'hidden' })
   assert.strictEqual(await item(welcomeSubject).count(), 1, 'deleted without confirmation')
-  await page.click('#delete-one')
+  await item(welcomeSubject).locator('button').focus()
+  await page.keyboard.press('Delete')
+  await page.waitForSelector('#confirm[open]')
   await page.click('#confirm-ok')
   await page.waitForFunction(() => document.querySelectorAll('#messages li').length === 1)
   assert.strictEqual(await item(welcomeSubject).count(), 0)
@@ -266,21 +308,36 @@ async function main() {
   assert.strictEqual(left.total, 0)
   const other = await (await fetch(`${base}/api/v2/messages`, { headers: { 'X-Pat-Tenant': otherTenant } })).json()
   assert.strictEqual(other.total, 1, "the other tenant's mail was deleted too")
+  await fetch(`${base}/api/v1/messages`, { method: 'DELETE', headers: { 'X-Pat-Tenant': otherTenant } })
 
   check('nothing was loaded from another origin, and no script failed')
   const unblocked = [...foreign].filter(([, how]) => !/^csp$|BLOCKED_BY_CSP/.test(how)).map(([r, how]) => `${r.url()}: ${how}`)
   assert.deepStrictEqual(unblocked, [])
-  assert.deepStrictEqual(trap.hits, [])
-  trap.server.close()
   assert.deepStrictEqual(pageErrors, [])
+  await context.close()
+}
+
+async function main() {
+  const trap = await startTrap()
+  const trapOrigin = `http://127.0.0.1:${trap.server.address().port}`
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true
+  })
+  for (const dialect of ['mailpit', 'mailhog']) {
+    console.log(`${dialect}:`)
+    await scenario(browser, trapOrigin, dialect)
+  }
   await browser.close()
+  assert.deepStrictEqual(trap.hits, [], 'another origin was reached')
+  trap.server.close()
   console.log('all checks passed')
 }
 
 const watchdog = setTimeout(() => {
   console.error(`timed out at: ${step}`)
   process.exit(1)
-}, 150000)
+}, 200000)
 
 main().then(
   () => clearTimeout(watchdog),
