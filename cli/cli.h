@@ -87,4 +87,11 @@ int cli_cmd_sendmail(struct cli_args *args);
 int cli_cmd_gateway(struct cli_args *args);
 int cli_cmd_load(struct cli_args *args);
 
+struct watch_options;
+/* The anomaly service's options from [anomaly], watching targets (cmd_anomaly.c). */
+void cli_watch_options(const struct pat_settings *s, const char *targets, struct watch_options *o);
+/* The sinks' audit callback: data is a struct dq_leader to the cluster; each action becomes an
+ * audit-log row of STORE_SYSTEM_TENANT (actor "pat anomaly"). */
+void cli_anomaly_audit(void *data, const char *action, const char *subject, const char *detail);
+
 #endif

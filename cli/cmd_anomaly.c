@@ -17,6 +17,8 @@
 #include "ml/dataset.h"
 #include "ml/iforest.h"
 #include "ml/roc.h"
+#include "node/store.h"
+#include "consensus/leader.h"
 #include "ml/watch.h"
 
 /* Indexes in anomaly_options (commands.c). */
@@ -41,6 +43,32 @@ static void on_stop(int signum)
 	stop_watching = 1;
 }
 
+void cli_watch_options(const struct pat_settings *s, const char *targets, struct watch_options *o)
+{
+	int64_t windows = s->anomaly.retrain_interval / s->anomaly.interval;
+
+	*o = (struct watch_options){
+		.targets = targets,
+		.interval_ms = s->anomaly.interval,
+		.detector = { .baseline_windows = (size_t)s->anomaly.baseline_windows,
+			      .retrain_every = (size_t)(windows > 0 ? windows : 1),
+			      .threshold = strtod(s->anomaly.threshold, NULL), .seed = 42 },
+		.sinks = { .alertmanager_url = s->anomaly.alertmanager_url, .webhook_url = s->anomaly.webhook_url,
+			   .hook_command = s->anomaly.hook_command, .hook_url = s->anomaly.hook_url,
+			   .hook_min_interval_ms = s->anomaly.hook_min_interval,
+			   .hook_timeout_ms = (int)s->anomaly.hook_timeout },
+	};
+}
+
+void cli_anomaly_audit(void *data, const char *action, const char *subject, const char *detail)
+{
+	struct pat_err err;
+
+	if (store_audit_append(data, STORE_SYSTEM_TENANT, "pat anomaly", action, subject, detail, &err) != PAT_OK)
+		log_error("anomaly action not recorded in the audit log", "action=%s subject=%s error=%s", action, subject,
+			  err.msg);
+}
+
 static int watch(struct cli_args *args)
 {
 	struct pat_settings s;
@@ -54,18 +82,22 @@ static int watch(struct cli_args *args)
 		return CLI_EXIT_USAGE;
 	}
 	if ((rv = cli_load_config(args, SETTINGS_ROLE_ANOMALY, "pat anomaly watch", &c, &s)) == CLI_EXIT_OK) {
-		int64_t windows = s.anomaly.retrain_interval / s.anomaly.interval;
-		struct watch_options o = {
-			.targets = s.anomaly.watch,
-			.interval_ms = s.anomaly.interval,
-			.detector = { .baseline_windows = (size_t)s.anomaly.baseline_windows,
-				      .retrain_every = (size_t)(windows > 0 ? windows : 1),
-				      .threshold = strtod(s.anomaly.threshold, NULL), .seed = 42 },
-			.sinks = { .alertmanager_url = s.anomaly.alertmanager_url, .webhook_url = s.anomaly.webhook_url,
-				   .hook_command = s.anomaly.hook_command, .hook_url = s.anomaly.hook_url,
-				   .hook_min_interval_ms = s.anomaly.hook_min_interval,
-				   .hook_timeout_ms = (int)s.anomaly.hook_timeout },
-		};
+		struct watch_options o;
+		struct dq_leader l;
+		bool audited = false;
+
+		cli_watch_options(&s, s.anomaly.watch, &o);
+		if (s.anomaly.cluster != NULL) {
+			if (dq_leader_init(&l, s.anomaly.cluster, "pat", 5000, 10000) != PAT_OK) {
+				fprintf(stderr, "pat anomaly watch: [anomaly] cluster: %s\n", l.err.msg);
+				dq_leader_close(&l);
+				conf_close(&c);
+				return CLI_EXIT_FAILURE;
+			}
+			audited = true;
+			o.sinks.audit = cli_anomaly_audit;
+			o.sinks.audit_data = &l;
+		}
 
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_stop;
@@ -76,6 +108,8 @@ static int watch(struct cli_args *args)
 			fprintf(stderr, "pat anomaly watch: %s\n", err.msg);
 			rv = CLI_EXIT_FAILURE;
 		}
+		if (audited)
+			dq_leader_close(&l);
 	}
 	conf_close(&c);
 	return rv;

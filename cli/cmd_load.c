@@ -2,7 +2,7 @@
  * user of the server would feel: messages per second and the accept latency of each message,
  * from the end of its DATA (the final dot) to the server's 2xx.
  *
- *   pat load [--smtp ADDR:PORT] [--connections N] [--messages N] [--size BYTES] [--json]
+ *   pat load [--smtp ADDR:PORT] [--connections N] [--messages N] [--size BYTES] [--rate N] [--json]
  *
  * Every connection is a thread with one blocking socket that sends one message after another,
  * as an application's mail library does. Exit status: 0 when every message was accepted, 1
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/smtp_link.h"
@@ -26,10 +27,13 @@
 #define OPT_MESSAGES 2
 #define OPT_SIZE 3
 #define OPT_JSON 4
+#define OPT_RATE 5
 
 struct load {
 	const char *target;
 	long messages;
+	long rate;                   /* messages per second in all, 0: as fast as the server takes them */
+	int64_t start_ns;
 	atomic_long next;            /* the next message number to send */
 	atomic_long accepted, refused;
 	atomic_int broken;           /* connections that failed */
@@ -82,6 +86,17 @@ static void *run_connection(void *arg)
 		int64_t t0;
 		int code;
 
+		if (ld->rate > 0) {
+			/* Message i is due i/rate seconds after the start: a steady flow, not bursts. */
+			int64_t due = ld->start_ns + (int64_t)((double)i * 1e9 / (double)ld->rate);
+			int64_t wait = due - time_mono_ns();
+
+			if (wait > 0) {
+				struct timespec ts = { wait / 1000000000, wait % 1000000000 };
+
+				nanosleep(&ts, NULL);
+			}
+		}
 		if (!expect(ld, &l, "MAIL FROM:<load@pat.test>\r\n", 250) || !expect(ld, &l, "RCPT TO:<inbox@pat.test>\r\n", 250) ||
 		    !expect(ld, &l, "DATA\r\n", 354))
 			goto broken;
@@ -177,6 +192,8 @@ int cli_cmd_load(struct cli_args *args)
 	if (!parse_count("--connections", args->values[OPT_CONNECTIONS], 16, 1000, &conns) ||
 	    !parse_count("--messages", args->values[OPT_MESSAGES], 10000, 100000000, &ld.messages))
 		goto out;
+	if (args->values[OPT_RATE] != NULL && !parse_count("--rate", args->values[OPT_RATE], 0, 10000000, &ld.rate))
+		goto out;
 	if (args->values[OPT_SIZE] != NULL &&
 	    (units_parse_size(args->values[OPT_SIZE], &size) != 0 || size < 256 || size > 64 * 1024 * 1024)) {
 		fprintf(stderr, "pat load: --size must be a size from 256 bytes to 64MiB (such as 1KiB or 20KiB), not '%s'\n",
@@ -199,6 +216,7 @@ int cli_cmd_load(struct cli_args *args)
 	ld.body = msg.data;
 	ld.body_len = msg.len;
 	t0 = time_mono_ns();
+	ld.start_ns = t0;
 	for (; started < conns; started++)
 		if (pthread_create(&threads[started], NULL, run_connection, &ld) != 0)
 			break;

@@ -85,6 +85,18 @@ int cli_cmd_node(struct cli_args *args)
 			break;
 		}
 		node_duties_run(&duties);
+		if (duties.stuck) {
+			/* dqlite 1.11.1 keeps this node failing every write until it restarts. */
+			duties.stuck = false;
+			dq_client_close(&duties.leader.client);
+			node_server_stop(&server);
+			if (node_server_start(&server, &o, &err) != PAT_OK) {
+				log_error("node failed to restart", "id=%llu error=%s", (unsigned long long)o.id, err.msg);
+				rv = CLI_EXIT_FAILURE;
+				break;
+			}
+			log_warn("node restarted after persistent disk I/O errors", "id=%llu", (unsigned long long)o.id);
+		}
 	}
 	node_duties_close(&duties);
 	node_server_stop(&server);

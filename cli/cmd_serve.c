@@ -31,6 +31,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/timeutil.h"
+#include "ml/watch.h"
 #include "node/duties.h"
 #include "node/node_metrics.h"
 #include "node/server.h"
@@ -56,7 +57,24 @@ struct front {
 	struct node_options node_options;
 	pthread_mutex_t node_mu;      /* restart against shutdown */
 	bool node_down;               /* stopped for good */
+	/* the anomaly detector (pat serve with [anomaly] in_serve) */
+	pthread_t detector_thread;
+	bool detector_running;
+	struct watch_options detector;
+	char detector_target[96];
+	volatile sig_atomic_t detector_stop;
+	struct dq_leader detector_audit;  /* the node, whose audit log records the detector's actions */
 };
+
+static void *run_detector(void *arg)
+{
+	struct front *f = arg;
+	struct pat_err err;
+
+	if (watch_run(&f->detector, &f->detector_stop, &err) != PAT_OK)
+		log_error("the anomaly detector stopped", "error=%s", err.msg);
+	return NULL;
+}
 
 /* The writer found the embedded node answering every write with a disk I/O error (a dqlite
  * 1.11.1 fault that lasts until the node restarts): restart it. Writer thread. */
@@ -84,6 +102,11 @@ static void *run_duties(void *arg)
 
 	while (!f->stopping) {
 		node_duties_run(f->duties);
+		if (f->duties->stuck) {
+			f->duties->stuck = false;
+			dq_client_close(&f->duties->leader.client);
+			restart_node(f);
+		}
 		for (int i = 0; i < 10 && !f->stopping; i++)
 			usleep(100000);
 	}
@@ -95,6 +118,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct front *f = h->data;
 
 	log_info("stopping on signal", "signal=%s", signum == SIGTERM ? "TERM" : "INT");
+	f->detector_stop = 1;
 	uv_signal_stop(&f->sigterm);
 	uv_signal_stop(&f->sigint);
 	uv_close((uv_handle_t *)&f->sigterm, NULL);
@@ -271,9 +295,29 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 	f->sigterm.data = f->sigint.data = f;
 	uv_signal_start(&f->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&f->sigint, on_signal, SIGINT);
+	if (f->duties_wanted && s->anomaly.in_serve) {
+		/* The detector watches this process's own /metrics unless [anomaly] watch names others. */
+		snprintf(f->detector_target, sizeof f->detector_target, "http://127.0.0.1:%d/metrics", f->http.port);
+		cli_watch_options(s, s->anomaly.watch != NULL ? s->anomaly.watch : f->detector_target, &f->detector);
+		if (dq_leader_init(&f->detector_audit, seeds, "pat", 5000, 10000) == PAT_OK) {
+			f->detector.sinks.audit = cli_anomaly_audit;
+			f->detector.sinks.audit_data = &f->detector_audit;
+		} else {
+			log_error("the detector's actions will not be audited", "error=%s", f->detector_audit.err.msg);
+			dq_leader_close(&f->detector_audit);
+		}
+		f->detector_running = pthread_create(&f->detector_thread, NULL, run_detector, f) == 0;
+		if (!f->detector_running)
+			dq_leader_close(&f->detector_audit);
+	}
 	log_info("ready", "command=%s smtp=%s smtp_port=%d http=%s http_port=%d cluster=%s", f->who, s->smtp.listen,
 		 f->smtp.port, f->http.address, f->http.port, seeds);
 	uv_run(loop, UV_RUN_DEFAULT);
+	if (f->detector_running) {
+		f->detector_stop = 1;
+		pthread_join(f->detector_thread, NULL);
+		dq_leader_close(&f->detector_audit);
+	}
 	http_server_free(&f->http);
 	if (f->duties != NULL) {
 		f->stopping = true;

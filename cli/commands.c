@@ -58,6 +58,7 @@ static const struct cli_option load_options[] = {
 	{ "--messages", "N", NULL, "messages to send in all (default 10000)" },
 	{ "--size", "BYTES", NULL, "size of each message, such as 1KiB or 20KiB (default 1KiB)" },
 	{ "--json", NULL, NULL, "print the result as JSON" },
+	{ "--rate", "N", NULL, "messages per second in all, a steady flow (default: as fast as accepted)" },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -127,6 +127,10 @@ const struct conf_key settings_keys[] = {
 	  .help = "URL the anomaly record is POSTed to when a scaling hook is due" },
 	{ "anomaly", "hook_min_interval", CONF_DURATION, F(anomaly.hook_min_interval), "5m", 0, 24 * HOUR,
 	  .help = "least time between two scaling hooks for the same kind of anomaly" },
+	{ "anomaly", "cluster", CONF_ADDRESS_LIST, F(anomaly.cluster), NULL,
+	  .help = "cluster nodes whose audit log records every alert sent and hook run (pat serve: its own node)" },
+	{ "anomaly", "in_serve", CONF_BOOL, F(anomaly.in_serve), "true",
+	  .help = "pat serve runs the detector itself, on its own /metrics (or on [anomaly] watch when set)" },
 	{ "anomaly", "hook_timeout", CONF_DURATION, F(anomaly.hook_timeout), "30s", 100, HOUR,
 	  .help = "how long the hook command may run before it is killed" },
 };

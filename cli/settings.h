@@ -84,6 +84,8 @@ struct pat_settings {
 		char *hook_url;            /* receives the record when a hook is due */
 		int64_t hook_min_interval; /* ms between two hook runs for one kind */
 		int64_t hook_timeout;      /* ms before the hook command is killed */
+		bool in_serve;             /* pat serve runs the detector on its own /metrics */
+		char *cluster;             /* nodes whose audit log records each action, or NULL */
 	} anomaly;
 };
 

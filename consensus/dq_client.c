@@ -145,6 +145,15 @@ static int read_all(struct dq_client *c, void *data, size_t n, int64_t deadline)
 		if (r > 0) {
 			p += r;
 			n -= (size_t)r;
+			{
+				/* dqlite 1.11 writes a large response in pieces without TCP_NODELAY: the next
+				 * piece waits for our ACK of this one, which Linux delays up to 40 ms. Ask
+				 * for an immediate ACK (quick-ACK mode ends by itself, so ask each time).
+				 * Measured: 50 rows of a mailbox list took 44 ms, and take about 1 ms. */
+				int one = 1;
+
+				setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+			}
 			continue;
 		}
 		if (r == 0)

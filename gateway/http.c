@@ -881,6 +881,10 @@ static void on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	s->stats.open++;
+	/* Responses go out as headers then body: without TCP_NODELAY the body waits for the
+	 * client's delayed ACK of the headers, 40 ms on Linux (measured: every store-backed
+	 * response took 44 ms). */
+	uv_tcp_nodelay(&c->tcp, 1);
 	sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
 	h2o_accept(&state(s)->accept, sock);
 }

@@ -31,6 +31,31 @@ extern char **environ;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
+/* Report one action to the audit callback: {"kind", "instance", "ok", "status"|"error", "record"}. */
+static void audit(const struct sinks *s, const char *action, const char *subject, const char *kind, const char *instance,
+		  bool ok, long status, const char *error, const char *record)
+{
+	json_t *j;
+	char *text;
+
+	if (s->o.audit == NULL)
+		return;
+	j = json_pack("{s:s,s:s,s:b}", "kind", kind, "instance", instance, "ok", ok);
+	if (j == NULL)
+		return;
+	if (error != NULL)
+		json_object_set_new(j, "error", json_string(error));
+	else if (status > 0)
+		json_object_set_new(j, "status", json_integer(status));
+	if (record != NULL)
+		json_object_set_new(j, "record", json_loads(record, 0, NULL));
+	text = json_dumps(j, JSON_COMPACT);
+	if (text != NULL)
+		s->o.audit(s->o.audit_data, action, subject, text);
+	free(text);
+	json_decref(j);
+}
+
 static void curl_init(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -266,17 +291,21 @@ int sinks_dispatch(struct sinks *s, const struct anomaly *a, const char *instanc
 			 s->o.alertmanager_url);
 		if (sink_alert_json(a, instance, &alert, &err) != PAT_OK || sink_post_json(url, alert, &s->o, &status, &err) != PAT_OK) {
 			log_error("alert not delivered", "sink=alertmanager url=%s kind=%s error=%s", url, kind, err.msg);
+			audit(s, "anomaly.alert", "alertmanager", kind, instance, false, 0, err.msg, record);
 			failed++;
 		} else {
 			log_info("alert delivered", "sink=alertmanager url=%s kind=%s status=%ld", url, kind, status);
+			audit(s, "anomaly.alert", "alertmanager", kind, instance, true, status, NULL, record);
 		}
 	}
 	if (s->o.webhook_url != NULL) {
 		if (sink_post_json(s->o.webhook_url, record, &s->o, &status, &err) != PAT_OK) {
 			log_error("alert not delivered", "sink=webhook url=%s kind=%s error=%s", s->o.webhook_url, kind, err.msg);
+			audit(s, "anomaly.alert", "webhook", kind, instance, false, 0, err.msg, record);
 			failed++;
 		} else {
 			log_info("alert delivered", "sink=webhook url=%s kind=%s status=%ld", s->o.webhook_url, kind, status);
+			audit(s, "anomaly.alert", "webhook", kind, instance, true, status, NULL, record);
 		}
 	}
 	if (s->o.hook_command != NULL || s->o.hook_url != NULL) {
@@ -295,17 +324,22 @@ int sinks_dispatch(struct sinks *s, const struct anomaly *a, const char *instanc
 				if (rv != PAT_OK || exit_status != 0) {
 					log_error("scaling hook failed", "command=%s kind=%s exit_status=%d error=%s",
 						  s->o.hook_command, kind, exit_status, rv != PAT_OK ? err.msg : "exit status not 0");
+					audit(s, "anomaly.hook", s->o.hook_command, kind, instance, false, 0,
+					      rv != PAT_OK ? err.msg : "exit status not 0", record);
 					failed++;
 				} else {
 					log_info("scaling hook ran", "command=%s kind=%s exit_status=0", s->o.hook_command, kind);
+					audit(s, "anomaly.hook", s->o.hook_command, kind, instance, true, 0, NULL, record);
 				}
 			}
 			if (s->o.hook_url != NULL) {
 				if (sink_post_json(s->o.hook_url, record, &s->o, &status, &err) != PAT_OK) {
 					log_error("scaling hook failed", "url=%s kind=%s error=%s", s->o.hook_url, kind, err.msg);
+					audit(s, "anomaly.hook", s->o.hook_url, kind, instance, false, 0, err.msg, record);
 					failed++;
 				} else {
 					log_info("scaling hook called", "url=%s kind=%s status=%ld", s->o.hook_url, kind, status);
+					audit(s, "anomaly.hook", s->o.hook_url, kind, instance, true, status, NULL, record);
 				}
 			}
 		}

@@ -26,6 +26,11 @@ struct sink_options {
 	int retries;                   /* attempts after the first; -1: none; 0: 3 */
 	int backoff_ms;                /* wait before the first retry, doubled each time; 0: 500 */
 	int hook_timeout_ms;           /* the hook command is killed after this; 0: 30000 */
+	/* Told of every action taken (an alert sent, a hook run) and its outcome, for the audit
+	 * log; NULL: logged only. action: "anomaly.alert" or "anomaly.hook"; subject: the sink
+	 * ("alertmanager", "webhook", the hook command or URL); detail: JSON. */
+	void (*audit)(void *data, const char *action, const char *subject, const char *detail);
+	void *audit_data;
 };
 
 struct sinks {

@@ -228,6 +228,20 @@ int node_roles_adjust(struct dq_leader *leader, uint64_t self_id, unsigned voter
 	return applied;
 }
 
+/* The leader's own write, which finds a node whose writes all fail with a disk I/O error. */
+static void health_write(struct node_duties *d)
+{
+	struct dq_value p[2] = { dq_int(time_wall_ms() / 1000), dq_int((int64_t)d->id) };
+	int rv = dq_leader_exec_sql(&d->leader, "UPDATE pat_members SET updated_at = ? WHERE id = ?", p, 2, NULL);
+
+	if (rv == PAT_EREMOTE && (d->leader.client.fail_code & 0xff) == 10 /* SQLITE_IOERR */ &&
+	    d->leader.leader_id == d->id) {
+		log_error("this node leads and its writes fail with a disk I/O error; restarting it", "id=%llu code=%llu",
+			  (unsigned long long)d->id, (unsigned long long)d->leader.client.fail_code);
+		d->stuck = true;
+	}
+}
+
 void node_duties_run(struct node_duties *d)
 {
 	int64_t now = time_mono_ms();
@@ -251,5 +265,7 @@ void node_duties_run(struct node_duties *d)
 		rv = node_roles_adjust(&d->leader, d->id, d->voters, d->standbys);
 		if (rv < 0)
 			log_debug("roles check failed", "error=%s", d->leader.err.msg);
+		if (d->registered && d->leader.leader_id == d->id)
+			health_write(d);
 	}
 }

@@ -35,11 +35,15 @@ struct node_duties {
 	int backoff_ms;
 	int64_t next_roles_ms;   /* when the leader checks roles next */
 	struct dq_leader leader; /* this node first, then the join addresses */
+	bool stuck;              /* leading, and its writes fail with a disk I/O error: restart it */
 };
 
 /* fresh: the node's data directory is new (it must join unless it bootstrapped). */
 int node_duties_init(struct node_duties *d, const struct node_duty_options *o, bool fresh, struct pat_err *err);
-/* Do what is due now; called about once a second. Failures are logged and retried later. */
+/* Do what is due now; called about once a second. Failures are logged and retried later.
+ * While it leads, the node also writes its pat_members row every roles interval: when that
+ * write fails with a disk I/O error (dqlite 1.11.1 can keep a node in that state until it
+ * restarts, see docs/ARCHITECTURE.md), d->stuck is set and the caller restarts the node. */
 void node_duties_run(struct node_duties *d);
 void node_duties_close(struct node_duties *d);
 

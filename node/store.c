@@ -96,6 +96,22 @@ static const char *const migrations[] = {
 	" END;",
 	/* 4: inline parts counted apart from attachments (Mailpit's has:inline). */
 	"ALTER TABLE messages ADD COLUMN inline_parts INTEGER NOT NULL DEFAULT 0;",
+	/* 5: each tenant's message and unread counts, kept by triggers, so that a mailbox's list
+	 * page (which shows them) costs the same with a million messages as with ten; and an index
+	 * of the tagged messages alone, for the list of tags that page shows too. */
+	"CREATE INDEX messages_tagged ON messages (tenant, tags) WHERE tags <> '';"
+	"CREATE TABLE message_counts (tenant TEXT PRIMARY KEY, total INTEGER NOT NULL, unread INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO message_counts SELECT tenant, count(*), count(*) - coalesce(sum(is_read <> 0), 0) FROM messages GROUP BY tenant;"
+	"CREATE TRIGGER messages_count_insert AFTER INSERT ON messages BEGIN"
+	" INSERT INTO message_counts (tenant, total, unread) VALUES (new.tenant, 1, new.is_read = 0)"
+	" ON CONFLICT (tenant) DO UPDATE SET total = total + 1, unread = unread + (new.is_read = 0);"
+	" END;"
+	"CREATE TRIGGER messages_count_delete AFTER DELETE ON messages BEGIN"
+	" UPDATE message_counts SET total = total - 1, unread = unread - (old.is_read = 0) WHERE tenant = old.tenant;"
+	" END;"
+	"CREATE TRIGGER messages_count_read AFTER UPDATE OF is_read ON messages WHEN (old.is_read = 0) <> (new.is_read = 0) BEGIN"
+	" UPDATE message_counts SET unread = unread + (new.is_read = 0) - (old.is_read = 0) WHERE tenant = new.tenant;"
+	" END;",
 };
 
 /* ---- transactions ---- */
@@ -134,8 +150,12 @@ static int run_in(struct dq_leader *l, tx_body body, void *data, bool single, st
 		}
 		if (err->code != rv || err->msg[0] == '\0')
 			err_set(err, rv, "%s", c->err.msg);
-		if (!single && dq_client_connected(c))
+		if (!single && dq_client_connected(c)) {
+			uint64_t code = c->fail_code;
+
 			dq_client_exec_sql(c, "ROLLBACK", NULL, 0, NULL);
+			c->fail_code = code; /* callers look at the failure's code, not the rollback's */
+		}
 		if (rv == PAT_ENOTLEADER || !dq_client_connected(c))
 			dq_client_close(c);
 		/* Another writer held the database, or the leader refused before running anything:
@@ -497,8 +517,8 @@ int store_count(struct dq_leader *l, const char *tenant, int64_t *total, int64_t
 	int rv;
 
 	err_clear(err);
-	rv = dq_leader_query_sql(l, "SELECT count(*), count(*) - coalesce(sum(is_read), 0) FROM messages WHERE tenant = ?",
-				 &p, 1, &rows);
+	*total = *unread = 0;
+	rv = dq_leader_query_sql(l, "SELECT total, unread FROM message_counts WHERE tenant = ?", &p, 1, &rows);
 	if (rv != PAT_OK)
 		return err_set(err, rv, "%s", l->err.msg);
 	rv = dq_rows_next(&rows, &row);
@@ -788,6 +808,17 @@ static int search_failed(struct dq_leader *l, int rv, struct pat_err *err)
 	return rv;
 }
 
+/* A filter with a full-text term is answered from the index's few rowids: "+tenant" keeps
+ * SQLite from walking every message of the tenant by its (tenant, id) index and probing each
+ * one (measured with 100,000 messages: 124 ms against a few ms). */
+static bool fts_driven(const struct store_filter *f)
+{
+	for (size_t i = 0; f != NULL && i < f->n; i++)
+		if (f->terms[i].kind == STORE_TERM_TEXT && !f->terms[i].negate)
+			return true;
+	return false;
+}
+
 int store_find_matching(struct dq_leader *l, const char *tenant, const struct store_filter *f, unsigned start,
 			unsigned limit, struct store_row **rows, size_t *n, int64_t *total, int64_t *unread,
 			struct pat_err *err)
@@ -809,8 +840,16 @@ int store_find_matching(struct dq_leader *l, const char *tenant, const struct st
 	if ((rv = store_where_build(f, &w, err)) != PAT_OK)
 		return rv;
 	where_params(tenant, &w, extra, 2, p, &np);
-	buf_printf(&sql, "SELECT count(*), count(*) - coalesce(sum(is_read <> 0), 0) FROM messages WHERE tenant = ? AND %s",
-		   w.sql.data);
+	if (f == NULL || f->n == 0)
+		/* Everything: the counts the triggers keep (migration 5), not a scan. */
+		buf_printf(&sql, "SELECT coalesce(sum(total), 0), coalesce(sum(unread), 0) FROM message_counts WHERE tenant = ? AND %s",
+			   w.sql.data);
+	else if (unread == NULL) /* a count the (tenant, id) index can give alone */
+		buf_printf(&sql, "SELECT count(*), 0 FROM messages WHERE %stenant = ? AND %s", fts_driven(f) ? "+" : "",
+			   w.sql.data);
+	else
+		buf_printf(&sql, "SELECT count(*), count(*) - coalesce(sum(is_read <> 0), 0) FROM messages WHERE %stenant = ? AND %s",
+			   fts_driven(f) ? "+" : "", w.sql.data);
 	if (sql.data == NULL) {
 		rv = err_set(err, PAT_ENOMEM, "out of memory");
 		goto out;
@@ -831,8 +870,8 @@ int store_find_matching(struct dq_leader *l, const char *tenant, const struct st
 		goto out;
 	}
 	buf_reset(&sql);
-	buf_printf(&sql, "SELECT " COLUMNS " FROM messages WHERE tenant = ? AND %s ORDER BY id DESC LIMIT ? OFFSET ?",
-		   w.sql.data);
+	buf_printf(&sql, "SELECT " COLUMNS " FROM messages WHERE %stenant = ? AND %s ORDER BY id DESC LIMIT ? OFFSET ?",
+		   fts_driven(f) ? "+" : "", w.sql.data);
 	if (sql.data == NULL) {
 		rv = err_set(err, PAT_ENOMEM, "out of memory");
 		goto out;

@@ -13,7 +13,7 @@
 #include "lib/ulid.h"
 
 /* The schema version this build of Pat writes. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Bring the schema up to STORE_SCHEMA_VERSION, one transaction per migration. Safe to run
  * again and from several processes at once: an applied migration is skipped. *version gets
@@ -185,6 +185,10 @@ int store_tags_set(struct dq_leader *l, const char *tenant, const char *const *i
 /* Rename a tag on every message of the tenant (to NULL: remove it). */
 int store_tag_rename(struct dq_leader *l, const char *tenant, const char *from, const char *to, int64_t *changed,
 		     struct pat_err *err);
+
+/* The audit log of Pat's own actions (anomaly alerts, scaling hooks): a name no tenant can
+ * have (tenant names never start with '_'). */
+#define STORE_SYSTEM_TENANT "_pat"
 
 /* Append to the tenant's audit log: each row carries the SHA-256 of the tenant's previous row
  * and of its own content, so removing or changing a row breaks the chain. */

@@ -55,7 +55,8 @@ static void stuck_check(struct writer *w, int rv)
 		return;
 	log_error("the leader answers every write with a disk I/O error", "batches=%u code=%llu action=%s",
 		  w->io_failures, (unsigned long long)w->leader.client.fail_code,
-		  w->o.on_stuck != NULL ? "restarting the node" : "restart the leader's node, or move the leader with pat cluster transfer");
+		  w->o.on_stuck != NULL ? "restarting the node"
+					 : "the nodes restart themselves (pat node's health write); else restart them one at a time");
 	if (w->o.on_stuck != NULL)
 		w->o.on_stuck(w->o.stuck_data);
 	dq_client_close(&w->leader.client);

@@ -2,9 +2,10 @@
  * (Debian's prometheus-alertmanager 0.25) on loopback: an anomaly arrives with the right labels
  * and annotations (GET /api/v2/alerts); a refused POST is not retried, an unreachable one is;
  * a scaling hook receives the record on stdin once, and rate-limiting suppresses a second run of
- * the same kind; a hook that hangs is killed. Last, `pat anomaly watch` scrapes a gateway's
- * metrics (replayed from a file that a thread keeps rewriting, since the HTTP server is not
- * there yet), learns the calm, and alerts on a traffic spike. */
+ * the same kind; a hook that hangs is killed. `pat anomaly watch` scrapes a gateway's metrics
+ * (replayed from a file that a thread keeps rewriting, so the rates are exact), learns the
+ * calm, and alerts on a traffic spike; and the detector inside a real `pat serve`, fed real
+ * SMTP by `pat load`, does the same. */
 #include "tests/lib/testutil.h"
 
 #include <jansson.h>
@@ -18,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "consensus/leader.h"
+#include "node/store.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/mem.h"
@@ -255,21 +258,32 @@ static void hooks_that_fail_or_hang_are_reported(void **state)
 
 static atomic_bool replaying;
 static atomic_int rate = 200; /* messages per second the replayed gateway takes */
+static atomic_bool slow;      /* its accept latency degraded: messages take 1 to 10 s */
 
-/* Rewrite the gateway's metrics every 20 ms: counters grow with time, at `rate`. */
+/* Rewrite the gateway's metrics every 20 ms: counters grow with time, at `rate`; normally 90%
+ * of messages are accepted within 10 ms and the rest within 100 ms. */
 static void *replay(void *arg)
 {
 	const char *path = arg;
 	char tmp[4200];
-	double received = 0;
+	double received = 0, le_001 = 0, le_01 = 0, le_10 = 0, sum = 0;
 	int64_t last = time_mono_ms();
 
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	while (atomic_load(&replaying)) {
 		int64_t now = time_mono_ms();
+		double n = atomic_load(&rate) * (double)(now - last) / 1000.0;
 		FILE *f;
 
-		received += atomic_load(&rate) * (double)(now - last) / 1000.0;
+		received += n;
+		if (atomic_load(&slow)) {
+			le_10 += n;
+			sum += n * 5;
+		} else {
+			le_001 += n * 0.9;
+			le_01 += n * 0.1;
+			sum += n * 0.01;
+		}
 		last = now;
 		f = fopen(tmp, "w");
 		if (f == NULL)
@@ -283,13 +297,15 @@ static void *replay(void *arg)
 			   "# HELP pat_email_processing_duration_seconds x\n# TYPE pat_email_processing_duration_seconds histogram\n"
 			   "pat_email_processing_duration_seconds_bucket{le=\"0.01\"} %.0f\n"
 			   "pat_email_processing_duration_seconds_bucket{le=\"0.1\"} %.0f\n"
+			   "pat_email_processing_duration_seconds_bucket{le=\"1\"} %.0f\n"
+			   "pat_email_processing_duration_seconds_bucket{le=\"10\"} %.0f\n"
 			   "pat_email_processing_duration_seconds_bucket{le=\"+Inf\"} %.0f\n"
 			   "pat_email_processing_duration_seconds_sum %.3f\n"
 			   "pat_email_processing_duration_seconds_count %.0f\n"
 			   "# HELP pat_store_queue_messages x\n# TYPE pat_store_queue_messages gauge\n"
 			   "pat_store_queue_messages 2\n",
-			received / 10, received, received / 100, received * 0.9, received, received, received * 0.01,
-			received);
+			received / 10, received, received / 100, le_001, le_001 + le_01, le_001 + le_01,
+			le_001 + le_01 + le_10, le_001 + le_01 + le_10, sum, le_001 + le_01 + le_10);
 		fclose(f);
 		rename(tmp, path);
 		usleep(20000);
@@ -360,6 +376,178 @@ static void watch_alerts_on_a_traffic_spike(void **state)
 	free(hook);
 }
 
+/* An injected latency degradation (the replayed gateway's messages now take seconds) is one
+ * latency_degradation alert, and one hook run, and nothing else. */
+static void watch_alerts_on_latency_degradation(void **state)
+{
+	char metrics[4200], url[4300], hook_out[4200], script[9000], log_path[4200], *hook, *text = NULL;
+	char am_set[128], hook_set[4300];
+	pthread_t thread;
+	pid_t pid;
+	json_t *list = NULL, *alert = NULL;
+
+	(void)state;
+	snprintf(metrics, sizeof metrics, "%s/slow-gateway.metrics", dir);
+	snprintf(url, sizeof url, "anomaly.watch=file://%s", metrics);
+	snprintf(hook_out, sizeof hook_out, "%s/slow-hook.out", dir);
+	snprintf(script, sizeof script, "#!/bin/sh\ncat >> '%s'\necho >> '%s'\n", hook_out, hook_out);
+	hook = hook_script("slow-hook.sh", script);
+	snprintf(am_set, sizeof am_set, "anomaly.alertmanager_url=%s", am_url);
+	snprintf(hook_set, sizeof hook_set, "anomaly.hook_command=%s", hook);
+	snprintf(log_path, sizeof log_path, "%s/slow-watch.log", dir);
+	atomic_store(&rate, 200);
+	atomic_store(&slow, false);
+	atomic_store(&replaying, true);
+	assert_int_equal(pthread_create(&thread, NULL, replay, metrics), 0);
+	usleep(100000);
+	{
+		const char *argv[] = { tu_pat_bin(), "anomaly", "watch", "--set", url, "--set", "anomaly.interval=200ms",
+				       "--set", "anomaly.baseline_windows=60", "--set", "anomaly.retrain_interval=2s",
+				       "--set", am_set, "--set", hook_set, "--set", "anomaly.hook_min_interval=1h", NULL };
+
+		pid = tu_spawn(argv, NULL, log_path);
+	}
+	sleep(9); /* the calm */
+	list = alerts();
+	assert_null(find_alert(list, "latency_degradation", metrics));
+	json_decref(list);
+	list = NULL;
+	atomic_store(&slow, true);
+	for (int i = 0; i < 100 && alert == NULL; i++) {
+		usleep(100000);
+		json_decref(list);
+		list = alerts();
+		alert = find_alert(list, "latency_degradation", metrics);
+	}
+	sleep(1); /* a second slow window: the hook is not run again */
+	assert_int_equal(tu_stop(pid, SIGTERM), 0);
+	atomic_store(&replaying, false);
+	pthread_join(thread, NULL);
+	if (alert == NULL) {
+		char *log = tu_read_file(log_path, NULL);
+
+		fail_msg("no latency_degradation alert; pat anomaly watch said:\n%s", log ? log : "");
+	}
+	json_decref(list);
+	text = tu_read_file(hook_out, NULL);
+	assert_non_null(text);
+	assert_contains(text, "\"kind\":\"latency_degradation\"");
+	assert_null(strstr(strstr(text, "\"kind\":\"latency_degradation\"") + 1, "\"kind\":\"latency_degradation\""));
+	free(text);
+	text = tu_read_file(log_path, NULL);
+	assert_contains(text, "msg=\"scaling hook ran\"");
+	assert_not_contains(text, "kind=traffic_spike");
+	assert_not_contains(text, "kind=traffic_drop");
+	assert_not_contains(text, "kind=error_rate_increase");
+	free(text);
+	free(hook);
+}
+
+/* The detector inside a real `pat serve`, on its own /metrics, fed by real SMTP: a calm flow
+ * raises nothing; a burst of mail is a traffic spike, alerted once to Alertmanager with the
+ * gateway as instance, and the scaling hook runs once. */
+static void serve_alerts_on_a_real_traffic_spike(void **state)
+{
+	char data[4200], smtp[32], http[32], node[64], am_set[128], hook_set[4300], hook_out[4200], script[9000];
+	char log_path[4200], instance[64], *hook, *text;
+	int smtp_port = tu_free_port(), http_port = tu_free_port();
+	const char *calm[] = { tu_pat_bin(), "load", "--smtp", smtp, "--connections", "2", "--rate", "40", "--messages", "600",
+			       NULL };
+	const char *burst[] = { tu_pat_bin(), "load", "--smtp", smtp, "--connections", "16", "--messages", "8000", NULL };
+	json_t *list = NULL, *alert = NULL;
+	pid_t serve, calm_pid;
+	struct tu_proc p;
+
+	(void)state;
+	snprintf(data, sizeof data, "%s/serve-data", dir);
+	snprintf(smtp, sizeof smtp, "127.0.0.1:%d", smtp_port);
+	snprintf(http, sizeof http, "127.0.0.1:%d", http_port);
+	snprintf(instance, sizeof instance, "127.0.0.1:%d", http_port);
+	snprintf(node, sizeof node, "node.address=127.0.0.1:%d", tu_free_port());
+	snprintf(hook_out, sizeof hook_out, "%s/serve-hook.out", dir);
+	snprintf(script, sizeof script, "#!/bin/sh\ncat >> '%s'\necho >> '%s'\n", hook_out, hook_out);
+	hook = hook_script("serve-hook.sh", script);
+	snprintf(am_set, sizeof am_set, "anomaly.alertmanager_url=%s", am_url);
+	snprintf(hook_set, sizeof hook_set, "anomaly.hook_command=%s", hook);
+	snprintf(log_path, sizeof log_path, "%s/serve.log", dir);
+	{
+		const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", smtp, "--http", http, "--set", node,
+				       "--set", "anomaly.interval=250ms", "--set", "anomaly.baseline_windows=40",
+				       "--set", "anomaly.retrain_interval=2s", "--set", am_set, "--set", hook_set,
+				       "--set", "anomaly.hook_min_interval=1h", NULL };
+
+		serve = tu_spawn(argv, NULL, log_path);
+	}
+	assert_true(tu_wait_port(http_port, 30000));
+	calm_pid = tu_spawn(calm, NULL, "/dev/null");
+	sleep(12); /* about 48 windows of a steady 40 messages a second */
+	list = alerts();
+	if (find_alert(list, "traffic_spike", instance) != NULL || find_alert(list, "traffic_drop", instance) != NULL)
+		fail_msg("the calm flow raised an alert");
+	json_decref(list);
+	list = NULL;
+	tu_run(&p, burst, NULL, NULL);
+	assert_int_equal(p.status, 0);
+	tu_proc_free(&p);
+	for (int i = 0; i < 100 && alert == NULL; i++) {
+		json_decref(list);
+		list = alerts();
+		alert = find_alert(list, "traffic_spike", instance);
+		if (alert == NULL)
+			usleep(100000);
+	}
+	tu_stop(calm_pid, SIGTERM);
+	assert_int_equal(tu_stop(serve, SIGTERM), 0);
+	if (alert == NULL) {
+		text = tu_read_file(log_path, NULL);
+		fail_msg("no traffic_spike alert for %s; pat serve said:\n%s", instance, text ? text : "");
+	}
+	assert_string_equal(json_string_value(json_object_get(json_object_get(alert, "labels"), "alertname")), "PatAnomaly");
+	json_decref(list);
+	text = tu_read_file(hook_out, NULL);
+	assert_non_null(text);
+	assert_contains(text, "\"kind\":\"traffic_spike\"");
+	assert_null(strstr(strstr(text, "\"kind\":\"traffic_spike\"") + 1, "\"kind\":\"traffic_spike\""));
+	free(text);
+	text = tu_read_file(log_path, NULL);
+	assert_contains(text, "msg=\"alert delivered\" sink=alertmanager");
+	assert_contains(text, "msg=\"scaling hook ran\"");
+	free(text);
+	/* Each action is in the audit log of Pat's own actions, and the chain holds. */
+	{
+		const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", smtp, "--http", http, "--set", node, NULL };
+		struct dq_leader l;
+		struct dq_rows rows;
+		struct pat_err err;
+		int64_t n_rows = 0, bad = -1;
+		bool row, alerted = false, hooked = false;
+
+		serve = tu_spawn(argv, NULL, log_path);
+		assert_true(tu_wait_port(http_port, 30000));
+		assert_int_equal(dq_leader_init(&l, node + strlen("node.address="), "pat", 5000, 15000), PAT_OK);
+		assert_int_equal(dq_leader_query_sql(&l, "SELECT action, subject, detail FROM audit_log WHERE tenant = '_pat' ORDER BY seq",
+						     NULL, 0, &rows), PAT_OK);
+		while (dq_rows_next(&rows, &row) == PAT_OK && row) {
+			const char *action = rows.values[0].bytes.ptr, *detail = rows.values[2].bytes.ptr;
+
+			if (strcmp(action, "anomaly.alert") == 0 && strcmp(rows.values[1].bytes.ptr, "alertmanager") == 0 &&
+			    strstr(detail, "\"kind\":\"traffic_spike\"") != NULL && strstr(detail, "\"ok\":true") != NULL)
+				alerted = true;
+			if (strcmp(action, "anomaly.hook") == 0 && strstr(detail, "\"kind\":\"traffic_spike\"") != NULL)
+				hooked = true;
+		}
+		dq_rows_close(&rows);
+		assert_true(alerted);
+		assert_true(hooked);
+		assert_int_equal(store_audit_verify(&l, "_pat", &n_rows, &bad, &err), PAT_OK);
+		assert_true(n_rows >= 2);
+		assert_int_equal(bad, 0);
+		dq_leader_close(&l);
+		assert_int_equal(tu_stop(serve, SIGTERM), 0);
+	}
+	free(hook);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +556,8 @@ int main(void)
 		cmocka_unit_test(a_hook_gets_the_record_once_per_interval),
 		cmocka_unit_test(hooks_that_fail_or_hang_are_reported),
 		cmocka_unit_test(watch_alerts_on_a_traffic_spike),
+		cmocka_unit_test(watch_alerts_on_latency_degradation),
+		cmocka_unit_test(serve_alerts_on_a_real_traffic_spike),
 	};
 	return cmocka_run_group_tests_name("alerting", tests, setup, teardown);
 }
