@@ -46,6 +46,12 @@ endif
 MODULES   := lib consensus node compliance ml gateway cli
 LIB_SRCS  := $(filter-out cli/main.c,$(wildcard $(addsuffix /*.c,$(MODULES))))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+# The web UI's files (gateway/webui/) are embedded in the library as C arrays: deploy/embed.sh
+# writes build/gen/webui_assets.c whenever a file or the script changes (never checked in).
+WEBUI_FILES := $(sort $(wildcard gateway/webui/*.html gateway/webui/*.js gateway/webui/*.css))
+WEBUI_GEN := $(BUILD)/gen/webui_assets.c
+WEBUI_OBJ := $(BUILD)/obj/gen/webui_assets.o
+LIB_OBJS  += $(WEBUI_OBJ)
 TLIB_SRCS := $(wildcard tests/lib/*.c)
 TLIB_OBJS := $(TLIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/test_*.c))
@@ -83,6 +89,14 @@ deps:
 	@deploy/install-deps.sh
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_MK)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(WEBUI_GEN): deploy/embed.sh $(WEBUI_FILES)
+	@mkdir -p $(@D)
+	deploy/embed.sh $@ $(WEBUI_FILES)
+
+$(WEBUI_OBJ): $(WEBUI_GEN) $(FLAGS_MK)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -14,6 +14,9 @@
 # Installing needs root (or password-less sudo); without either it names what is missing and
 # exits 1.
 #
+# chromium is the browser the web UI's end-to-end test drives (tests/e2e/webui.test.js, through
+# the npm package playwright-core, which downloads no browser of its own).
+#
 # Some packages ship a daemon (prometheus, prometheus-alertmanager: the tests start their own
 # copies on loopback). Their install must not start it, whether or not systemd runs on the
 # machine: for the length of the apt-get install the script puts a policy-rc.d in place
@@ -43,6 +46,7 @@ swaks
 libh2o-dev
 libwslay-dev
 npm
+chromium
 prometheus
 prometheus-alertmanager
 systemd
@@ -89,7 +93,7 @@ while [ $# -gt 0 ]; do
 		esac
 		shift ;;
 	-h|--help)
-		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	*)
 		echo "$me: unknown option '$1' (expected --check, --list, --with GROUP or --help)" >&2

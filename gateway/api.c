@@ -10,6 +10,7 @@
 
 #include "gateway/mailhog.h"
 #include "gateway/relay.h"
+#include "gateway/webui.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/metrics.h"
@@ -457,14 +458,17 @@ int api_render_event(void *app, struct dq_leader *l, const char *tenant, enum ht
 /* The route table. */
 const struct http_route api_routes[] = {
 	/* method, pattern, handler, store, open, query, events, event format */
+	/* The web UI */
+	{ "GET", "/", webui_get_index, false, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/ui/{file}", webui_get_asset, false, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/healthz", get_healthz, false, true, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/readyz", get_readyz, true, true, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/metrics", get_metrics, false, true, NULL, HTTP_EVENTS_NONE, 0 },
 	/* MailHog */
 	{ "GET", "/api/v2/messages", get_v2_messages, true, false, "start,limit", HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v2/search", get_v2_search, true, false, "kind,query,start,limit", HTTP_EVENTS_NONE, 0 },
-	{ "GET", "/api/v2/websocket", NULL, false, false, NULL, HTTP_EVENTS_WEBSOCKET, API_EVENTS_MAILHOG },
-	{ "GET", "/api/v1/events", NULL, false, false, NULL, HTTP_EVENTS_SSE, API_EVENTS_MAILHOG },
+	{ "GET", "/api/v2/websocket", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_WEBSOCKET, API_EVENTS_MAILHOG },
+	{ "GET", "/api/v1/events", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_SSE, API_EVENTS_MAILHOG },
 	{ "GET", "/api/v1/messages/{id}", get_v1_message, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "DELETE", "/api/v1/messages/{id}", delete_v1_message, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v1/messages/{id}/download", get_v1_download, true, false, NULL, HTTP_EVENTS_NONE, 0 },
@@ -489,7 +493,7 @@ const struct http_route api_routes[] = {
 	{ "POST", "/api/v1/send", api__mailpit_send, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v1/info", api__mailpit_info, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v1/webui", api__mailpit_webui, false, false, NULL, HTTP_EVENTS_NONE, 0 },
-	{ "GET", "/api/events", NULL, false, false, NULL, HTTP_EVENTS_WEBSOCKET, API_EVENTS_MAILPIT },
+	{ "GET", "/api/events", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_WEBSOCKET, API_EVENTS_MAILPIT },
 	/* Pat v3 */
 	{ "GET", "/api/v3/messages", api__v3_list, true, false, "before,limit", HTTP_EVENTS_NONE, 0 },
 	{ "DELETE", "/api/v3/messages", api__v3_delete_all, true, false, "q,tz", HTTP_EVENTS_NONE, 0 },
@@ -500,7 +504,7 @@ const struct http_route api_routes[] = {
 	{ "GET", "/api/v3/messages/{id}/parts", api__v3_parts, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v3/messages/{id}/parts/{part}", api__v3_part, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v3/messages/{id}/attachments", api__v3_attachments, true, false, NULL, HTTP_EVENTS_NONE, 0 },
-	{ "GET", "/api/v3/events", NULL, false, false, NULL, HTTP_EVENTS_WEBSOCKET, API_EVENTS_V3 },
+	{ "GET", "/api/v3/events", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_WEBSOCKET, API_EVENTS_V3 },
 };
 
 const size_t api_n_routes = sizeof api_routes / sizeof api_routes[0];

@@ -127,6 +127,10 @@ nomem:
 
 static void response_reset(struct http_response *r)
 {
+	for (size_t i = 0; i < r->n_headers; i++) {
+		mem_free(r->header_names[i]);
+		mem_free(r->header_values[i]);
+	}
 	buf_free(&r->body);
 	mem_free(r->content_type);
 	mem_free(r->disposition);
@@ -145,6 +149,21 @@ void http_reply_bytes(struct http_call *c, int status, const char *content_type,
 		return;
 	}
 	c->res.status = status;
+}
+
+void http_reply_header(struct http_call *c, const char *name, const char *value)
+{
+	struct http_response *r = &c->res;
+	char *n = NULL, *v = NULL;
+
+	if (r->n_headers == HTTP_MAX_HEADERS || (n = mem_strdup(name)) == NULL || (v = mem_strdup(value)) == NULL) {
+		mem_free(n);
+		response_reset(r);
+		r->status = 500;
+		return;
+	}
+	r->header_names[r->n_headers] = n;
+	r->header_values[r->n_headers++] = v;
 }
 
 void http_reply_json(struct http_call *c, int status, json_t *body)
@@ -208,6 +227,7 @@ static const char *reason(int status)
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -307,7 +327,14 @@ void http__job_finish(struct http_job *j)
 
 			h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, v.base, v.len);
 		}
-		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+		for (size_t i = 0; i < r->n_headers; i++) {
+			h2o_iovec_t n = h2o_strdup(&req->pool, r->header_names[i], SIZE_MAX);
+			h2o_iovec_t v = h2o_strdup(&req->pool, r->header_values[i], SIZE_MAX);
+
+			h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
+		}
+		if (h2o_find_header(&req->res.headers, H2O_TOKEN_CACHE_CONTROL, -1) == -1)
+			h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
 		if (r->status >= 400)
 			log_error_response(s, j->call.req.method ? j->call.req.method : "?",
 					   j->call.req.path ? j->call.req.path : "?", r->status, r->body.data, r->body.len);
@@ -592,7 +619,10 @@ static bool parse_query(struct http_job *j, const char *q, size_t len)
 
 /* The auth and tenant middleware every request passes: who is calling, and whose data the
  * request reads or changes. In this build there are no credentials: every caller is
- * "anonymous" and uses the listener's tenant, or the one X-Pat-Tenant names.
+ * "anonymous" and uses the listener's tenant, or the one X-Pat-Tenant names. A route that
+ * accepts the `tenant` query parameter (the live event streams, which a browser opens with
+ * EventSource, which cannot send headers) takes the tenant from there too, checked the same
+ * way; naming two different tenants at once is refused.
  *
  * Where OIDC bearer tokens and API keys go: read the Authorization header here, verify it, set
  * the principal and the tenants it may use, answer 401 without valid credentials (routes with
@@ -600,6 +630,7 @@ static bool parse_query(struct http_job *j, const char *q, size_t len)
 static bool authenticate(struct http_server *s, h2o_req_t *req, struct http_job *j)
 {
 	struct http_request *rq = &j->call.req;
+	const char *header = NULL, *query = http_query(&j->call, HTTP_TENANT_QUERY);
 	ssize_t i;
 
 	switch (s->o.auth) {
@@ -623,7 +654,21 @@ static bool authenticate(struct http_server *s, h2o_req_t *req, struct http_job 
 					 name);
 			return false;
 		}
-		rq->tenant = name;
+		header = rq->tenant = name;
+	}
+	if (query != NULL) {
+		if (!tenant_name_valid(query)) {
+			http_reply_error(&j->call, 400,
+					 "tenant: \"%.64s\" is not a tenant name; expected 1 to 63 lower-case letters, digits and '-'",
+					 query);
+			return false;
+		}
+		if (header != NULL && strcmp(header, query) != 0) {
+			http_reply_error(&j->call, 400, "X-Pat-Tenant (\"%s\") and the tenant query parameter (\"%s\") disagree",
+					 header, query);
+			return false;
+		}
+		rq->tenant = query;
 	}
 	return true;
 }
@@ -638,6 +683,7 @@ static bool prepare(struct http_server *s, h2o_req_t *req, struct http_job *j)
 	char *segs[MAX_SEGMENTS];
 	size_t n_segs = 0;
 	bool bad = false;
+	ssize_t inm;
 
 	rq->method = job_own(j, mem_strndup(req->input.method.base, req->input.method.len));
 	for (path_len = 0; path_len < raw_len && raw[path_len] != '?'; path_len++)
@@ -692,6 +738,12 @@ static bool prepare(struct http_server *s, h2o_req_t *req, struct http_job *j)
 		return false;
 	if (!authenticate(s, req, j))
 		return false;
+	inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+	if (inm != -1 && (rq->if_none_match = job_own(j, mem_strndup(req->headers.entries[inm].value.base,
+									 req->headers.entries[inm].value.len))) == NULL) {
+		http_reply_error(&j->call, 500, "out of memory");
+		return false;
+	}
 	if (req->entity.base != NULL && req->entity.len > 0) {
 		char *body = job_own(j, mem_strndup(req->entity.base, req->entity.len));
 

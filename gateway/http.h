@@ -24,7 +24,11 @@
 
 #define HTTP_MAX_PARAMS 4  /* {name} segments in a route pattern */
 #define HTTP_MAX_QUERY 16  /* query parameters in a request */
+#define HTTP_MAX_HEADERS 8  /* headers a handler may add to a response */
 #define HTTP_TENANT_HEADER "x-pat-tenant"
+/* The query parameter that names the tenant on routes that accept it (the live event streams:
+ * a browser's EventSource cannot send headers). Validated as X-Pat-Tenant is. */
+#define HTTP_TENANT_QUERY "tenant"
 
 /* What a handler reads. Strings are NUL-terminated and percent-decoded. */
 struct http_request {
@@ -38,6 +42,7 @@ struct http_request {
 	size_t body_len;
 	const char *tenant;                  /* whose data the request reads or changes */
 	const char *principal;               /* who is calling ("anonymous" without auth) */
+	const char *if_none_match;           /* the If-None-Match header, or NULL */
 };
 
 /* What a handler writes: http_reply_*() fill it. */
@@ -47,6 +52,9 @@ struct http_response {
 	struct buf body;
 	char *disposition;         /* Content-Disposition value (mem_alloc'ed), or NULL */
 	char allow[48];            /* Allow header of a 405, or "" */
+	char *header_names[HTTP_MAX_HEADERS];  /* more headers (lower-case names; mem_alloc'ed) */
+	char *header_values[HTTP_MAX_HEADERS];
+	size_t n_headers;
 };
 
 struct http_call {
@@ -183,6 +191,11 @@ void http_reply_store_error(struct http_call *c, int code, const struct pat_err 
 /* Bytes as they are, with a content type and optionally a Content-Disposition. */
 void http_reply_bytes(struct http_call *c, int status, const char *content_type, const void *data, size_t n,
 		      const char *disposition);
+
+/* One more response header, added after the reply it belongs to (a reply starts afresh). name
+ * is lower-case. A handler that sets cache-control replaces the default "no-store". On ENOMEM,
+ * or beyond HTTP_MAX_HEADERS, the response becomes a 500. */
+void http_reply_header(struct http_call *c, const char *name, const char *value);
 
 /* A query parameter's decoded value, or NULL when absent. */
 const char *http_query(const struct http_call *c, const char *name);

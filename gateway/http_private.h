@@ -24,8 +24,8 @@ struct job_link {
 	struct http_job *job; /* NULL once the job is answered */
 };
 
-/* method, path, tenant, body, each segment, each query name and value (one pair more than
- * accepted: the one found to be too many) */
+/* method, path, tenant, body, If-None-Match, each segment, each query name and value (one
+ * pair more than accepted: the one found to be too many) */
 #define JOB_MAX_OWNED (8 + MAX_SEGMENTS + 2 * (HTTP_MAX_QUERY + 1))
 
 struct http_job {

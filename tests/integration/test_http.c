@@ -664,7 +664,7 @@ static void unknown_ids_and_paths(void **state)
 		"/api/v2/messages/",
 		"/api//v2/messages",
 		"/nothing/here",
-		"/",
+		"/ui/", /* "/" is the web UI (test_webui.c) */
 		"/api/v2/jim",
 	};
 

@@ -95,7 +95,7 @@ static void list_names_the_required_packages(void **state)
 	static const char *const required[] = {
 		"libdqlite-dev", "libraft-dev", "libuv1-dev", "libssl-dev", "libcurl4-openssl-dev",
 		"libmsgpack-dev", "libcmocka-dev", "libsqlite3-dev", "libgmime-3.0-dev", "libjansson-dev",
-		"libzstd-dev", "libinih-dev", "pkg-config", "prometheus", "prometheus-alertmanager",
+		"libzstd-dev", "libinih-dev", "pkg-config", "prometheus", "prometheus-alertmanager", "chromium",
 	};
 	struct tu_proc p;
 

@@ -1,0 +1,348 @@
+// The web UI in a real browser (Debian's Chromium, driven by playwright-core) against a running
+// `pat serve`: mail sent over SMTP appears in the list live, opens in every tab, downloads its
+// attachment, is found by search, stays in its tenant and is deleted, once through Mailpit's API
+// and once through MailHog's (the UI's fallback). The page must load nothing from another
+// origin and must carry its Content-Security-Policy.
+// Environment: PAT_HTTP_PORT, PAT_SMTP_PORT, PAT_OTHER_DOMAIN (a recipient domain that
+// belongs to tenant PAT_OTHER_TENANT), CHROMIUM (default /usr/bin/chromium).
+// Exit status 0 when every check passes.
+'use strict'
+
+const assert = require('assert')
+const fs = require('fs')
+const http = require('http')
+const net = require('net')
+const { chromium } = require('playwright-core')
+
+const httpPort = Number(process.env.PAT_HTTP_PORT)
+const smtpPort = Number(process.env.PAT_SMTP_PORT)
+const otherDomain = process.env.PAT_OTHER_DOMAIN || 'other.test'
+const otherTenant = process.env.PAT_OTHER_TENANT || 'other-team'
+const base = `http://127.0.0.1:${httpPort}`
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+const TIMEOUT = 20000
+
+function crlf(data) {
+  const text = data.replace(/\r?\n/g, '\r\n')
+  return text.endsWith('\r\n') ? text : text + '\r\n'
+}
+
+// A minimal SMTP client: one message per connection, replies checked by their first digit.
+function sendMail(from, to, data) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(smtpPort, '127.0.0.1')
+    const steps = [
+      [null, '2'],
+      ['EHLO e2e.test', '2'],
+      [`MAIL FROM:<${from}>`, '2'],
+      ...to.map(r => [`RCPT TO:<${r}>`, '2']),
+      ['DATA', '3'],
+      [crlf(data) + '.', '2'],
+      ['QUIT', '2']
+    ]
+    let buffer = ''
+    let step = 0
+    socket.setEncoding('utf8')
+    socket.on('error', reject)
+    socket.on('data', chunk => {
+      buffer += chunk
+      let end
+      while ((end = buffer.search(/^\d{3} .*\r\n/m)) !== -1) {
+        const lineEnd = buffer.indexOf('\r\n', end)
+        const reply = buffer.slice(end, lineEnd)
+        buffer = buffer.slice(lineEnd + 2)
+        if (reply[0] !== steps[step][1]) return reject(new Error(`SMTP: ${reply}`))
+        step++
+        if (step === steps.length) {
+          socket.end()
+          return resolve()
+        }
+        socket.write(steps[step][0] + '\r\n')
+      }
+    })
+  })
+}
+
+const csv = 'id,name\r\n1,Grüße\r\n2,Pat\r\n'
+const welcome = [
+  'From: Alice Example <alice@example.com>',
+  'To: Bob <bob@example.org>',
+  'Subject: =?UTF-8?Q?Welcome_to_Pat_=E2=9C=93?=',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="mixed-b0undary"',
+  '',
+  '--mixed-b0undary',
+  'Content-Type: multipart/alternative; boundary="alt-b0undary"',
+  '',
+  '--alt-b0undary',
+  'Content-Type: text/plain; charset=utf-8',
+  'Content-Transfer-Encoding: quoted-printable',
+  '',
+  'This is the plain text part, with an =C3=BCmlaut.',
+  '--alt-b0undary',
+  'Content-Type: text/html; charset=utf-8',
+  '',
+  '<html><head><title>t</title></head><body>',
+  '<h1 id="greeting">Hello from the HTML part</h1>',
+  '<p id="script-target">static</p>',
+  '<script>document.getElementById("script-target").textContent = "script ran"</script>',
+  '<link rel="stylesheet" href="TRAP/style.css">',
+  '<img id="remote" src="TRAP/track.png" alt="remote">',
+  '</body></html>',
+  '--alt-b0undary--',
+  '--mixed-b0undary',
+  'Content-Type: text/csv; name="report.csv"',
+  'Content-Disposition: attachment; filename="report.csv"',
+  'Content-Transfer-Encoding: base64',
+  '',
+  Buffer.from(csv).toString('base64'),
+  '--mixed-b0undary--'
+].join('\n')
+const welcomeSubject = 'Welcome to Pat ✓'
+
+const invoice = [
+  'From: billing@example.net',
+  'To: bob@example.org',
+  'Subject: Invoice 42',
+  '',
+  'Please pay invoice 42.'
+].join('\n')
+
+let step = 'start'
+const check = name => {
+  step = name
+  console.log(`- ${name}`)
+}
+
+// Another origin, which the page and the message's HTML try to load from: it must see nothing.
+function startTrap() {
+  const hits = []
+  const server = http.createServer((req, res) => {
+    hits.push(req.url)
+    res.end('')
+  })
+  return new Promise(resolve => server.listen(0, '127.0.0.1', () => resolve({ server, hits })))
+}
+
+// The whole scenario in one dialect of the UI's data layer: 'mailpit' (the server's Mailpit
+// API, which Pat serves) or 'mailhog' (the fallback, forced by making /api/v1/info answer 404).
+// It starts and ends with empty mailboxes.
+async function scenario(browser, trapOrigin, dialect) {
+  const context = await browser.newContext({ acceptDownloads: true })
+  context.setDefaultTimeout(TIMEOUT)
+  if (dialect === 'mailhog')
+    await context.route('**/api/v1/info', route =>
+      route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"no such endpoint"}' })
+    )
+  const page = await context.newPage()
+  const foreign = new Map() // request to another origin → how it ended
+  const apiRequests = []
+  const pageErrors = []
+  context.on('request', r => {
+    const url = r.url()
+    if (/^(data|blob|about):/.test(url)) return
+    if (new URL(url).origin !== base) foreign.set(r, 'sent')
+    if (new URL(url).pathname.startsWith('/api/')) apiRequests.push({ url, path: new URL(url).pathname, headers: r.headers() })
+  })
+  // Chromium reports a request that its Content-Security-Policy refused as a failed request.
+  context.on('requestfailed', r => {
+    if (foreign.has(r)) foreign.set(r, r.failure() ? r.failure().errorText : 'failed')
+  })
+  page.on('pageerror', e => pageErrors.push(e.message))
+  const mailpit = dialect === 'mailpit'
+  const requested = re => apiRequests.some(r => re.test(r.path))
+
+  const items = page.locator('#messages li')
+  const item = text => page.locator('#messages li', { hasText: text })
+
+  check('the page loads with its security headers')
+  const res = await page.goto(base + '/')
+  assert.strictEqual(res.status(), 200)
+  assert.strictEqual(res.headers()['content-security-policy'], CSP)
+  assert.strictEqual(res.headers()['x-content-type-options'], 'nosniff')
+  assert.strictEqual(res.headers()['referrer-policy'], 'no-referrer')
+  await page.waitForSelector('body[data-ready="true"]')
+  assert.strictEqual(await page.textContent('#dialect'), mailpit ? 'Mailpit API' : 'MailHog API')
+  await page.waitForFunction(() => document.getElementById('live').classList.contains('on'))
+  assert.strictEqual(await items.count(), 0)
+  assert.match(await page.textContent('#count'), /^0 messages$/)
+  assert.ok(requested(mailpit ? /^\/api\/v1\/messages$/ : /^\/api\/v2\/messages$/), 'the list came from the wrong API')
+  await page.evaluate(() => {
+    window.notReloaded = true
+  })
+
+  check('a message sent over SMTP appears live')
+  await sendMail('alice@example.com', ['bob@example.org'], welcome.replace(/TRAP/g, trapOrigin))
+  await item(welcomeSubject).waitFor()
+  assert.ok(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded')
+  assert.match(await item(welcomeSubject).textContent(), /Alice Example/)
+  const unread = () => item(welcomeSubject).locator('button.unread').count()
+  if (mailpit) {
+    assert.strictEqual(await unread(), 1, 'a new message is not shown unread')
+    assert.match(await page.textContent('#count'), /^1 message, 1 unread$/)
+  } else {
+    assert.strictEqual(await unread(), 0, 'MailHog has no read state')
+  }
+
+  check('the message opens; its HTML is in a sandboxed frame')
+  await item(welcomeSubject).locator('button').click()
+  await page.waitForFunction(s => document.getElementById('v-subject').textContent === s, welcomeSubject)
+  assert.ok(requested(mailpit ? /^\/api\/v1\/message\/[0-9A-Z]{26}$/ : /^\/api\/v1\/messages\/[0-9A-Z]{26}$/))
+  if (mailpit) {
+    await page.waitForFunction(() => !document.querySelector('#messages button.unread'))
+    assert.match(await page.textContent('#count'), /^1 message$/)
+  }
+  const frameEl = page.locator('#html-frame')
+  assert.strictEqual(await frameEl.getAttribute('sandbox'), '')
+  await page.waitForFunction(() => document.getElementById('html-frame').srcdoc.includes('Hello from the HTML part'))
+  const srcdoc = await frameEl.getAttribute('srcdoc')
+  assert.ok(srcdoc.includes(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:;`), srcdoc)
+  const frame = page.frameLocator('#html-frame')
+  assert.strictEqual(await frame.locator('#greeting').textContent(), 'Hello from the HTML part')
+  assert.strictEqual(await frame.locator('#script-target').textContent(), 'static', 'a script ran in the frame')
+
+  check('the text tab (keyboard: arrow keys move between tabs)')
+  await page.focus('#tab-html')
+  await page.keyboard.press('ArrowRight')
+  await page.waitForSelector('#panel-text:not([hidden])')
+  assert.strictEqual(await page.evaluate(() => document.activeElement.id), 'tab-text')
+  assert.match(await page.textContent('#text-body'), /This is the plain text part, with an ümlaut\./)
+
+  check('the headers tab')
+  await page.click('#tab-headers')
+  await page.locator('#headers-table th', { hasText: /^Subject$/ }).waitFor()
+  const subjectRow = page.locator('#headers-table tr', { has: page.locator('th', { hasText: /^Subject$/ }) })
+  assert.strictEqual(await subjectRow.locator('td').textContent(), welcomeSubject)
+
+  check('the raw tab')
+  await page.click('#tab-raw')
+  await page.waitForFunction(() => document.getElementById('raw-body').textContent.includes('--mixed-b0undary--'))
+  assert.match(await page.textContent('#raw-body'), /Content-Type: multipart\/mixed; boundary="mixed-b0undary"/)
+
+  check('the attachment downloads')
+  await page.click('#tab-attachments')
+  const button = page.locator('#attachments button', { hasText: 'report.csv' })
+  const [download] = await Promise.all([page.waitForEvent('download'), button.click()])
+  assert.strictEqual(download.suggestedFilename(), 'report.csv')
+  assert.strictEqual(fs.readFileSync(await download.path(), 'utf8'), csv)
+  assert.ok(requested(mailpit ? /^\/api\/v1\/message\/[0-9A-Z]{26}\/part\/[0-9.]+$/ : /\/mime\/part\/1\/download$/))
+
+  check('search filters the list')
+  await sendMail('billing@example.net', ['bob@example.org'], invoice)
+  await item('Invoice 42').waitFor()
+  assert.strictEqual(await items.count(), 2)
+  const search = async (query, expect) => {
+    await page.fill('#search', query)
+    await page.press('#search', 'Enter')
+    // The list shows exactly the expected messages, in order (the previous search's may linger).
+    await page.waitForFunction(
+      want => {
+        const li = [...document.querySelectorAll('#messages li')]
+        return li.length === want.length && want.every((text, i) => li[i].textContent.includes(text))
+      },
+      expect
+    )
+    assert.strictEqual(await page.textContent('#count'), `${expect.length} found`)
+  }
+  if (mailpit) {
+    // Mailpit's syntax: fields, negation, has:
+    await search('from:billing', ['Invoice 42'])
+    await search('has:attachment', [welcomeSubject])
+    await search('-subject:invoice bob', [welcomeSubject])
+    assert.ok(requested(/^\/api\/v1\/search$/))
+  } else {
+    await search('invoice', ['Invoice 42'])
+    await search('from:alice@example', [welcomeSubject])
+    assert.ok(requested(/^\/api\/v2\/search$/))
+  }
+  await page.fill('#search', '')
+  await page.waitForFunction(() => document.querySelectorAll('#messages li').length === 2)
+
+  check('another tenant sees none of it, and gets its own mail live')
+  const before = apiRequests.length
+  await page.fill('#tenant', otherTenant)
+  await page.press('#tenant', 'Enter')
+  await page.waitForFunction(() => document.getElementById('count').textContent === '0 messages')
+  assert.strictEqual(await items.count(), 0)
+  await page.waitForFunction(() => document.getElementById('live').classList.contains('on'))
+  const after = apiRequests.slice(before)
+  const list = after.find(r => r.path === '/api/v2/messages' || r.path === '/api/v1/messages')
+  assert.ok(list, 'no list request after the switch')
+  assert.strictEqual(list.headers['x-pat-tenant'], otherTenant)
+  assert.ok(after.some(r => r.url.endsWith(`/api/v1/events?tenant=${otherTenant}`)), 'no event stream of the tenant')
+  await sendMail('someone@example.com', [`team@${otherDomain}`], 'Subject: For the other team\n\nhello')
+  await item('For the other team').waitFor()
+  assert.strictEqual(await items.count(), 1)
+
+  check('back to the default tenant')
+  await page.fill('#tenant', '')
+  await page.press('#tenant', 'Enter')
+  await page.waitForFunction(() => document.querySelectorAll('#messages li').length === 2)
+  assert.strictEqual(await item('For the other team').count(), 0)
+
+  check('delete one message, after confirming (keyboard: Delete)')
+  await item(welcomeSubject).locator('button').click()
+  await page.waitForFunction(s => document.getElementById('v-subject').textContent === s, welcomeSubject)
+  const id = await item(welcomeSubject).getAttribute('data-id')
+  await page.click('#delete-one')
+  await page.waitForSelector('#confirm[open]')
+  await page.click('#confirm-cancel')
+  await page.waitForSelector('#confirm', { state: 'hidden' })
+  assert.strictEqual(await item(welcomeSubject).count(), 1, 'deleted without confirmation')
+  await item(welcomeSubject).locator('button').focus()
+  await page.keyboard.press('Delete')
+  await page.waitForSelector('#confirm[open]')
+  await page.click('#confirm-ok')
+  await page.waitForFunction(() => document.querySelectorAll('#messages li').length === 1)
+  assert.strictEqual(await item(welcomeSubject).count(), 0)
+  const gone = await fetch(`${base}/api/v1/messages/${id}`)
+  assert.strictEqual(gone.status, 404)
+
+  check('delete all, after confirming')
+  await page.click('#delete-all')
+  await page.click('#confirm-ok')
+  await page.waitForFunction(() => document.getElementById('count').textContent === '0 messages')
+  const left = await (await fetch(`${base}/api/v2/messages`)).json()
+  assert.strictEqual(left.total, 0)
+  const other = await (await fetch(`${base}/api/v2/messages`, { headers: { 'X-Pat-Tenant': otherTenant } })).json()
+  assert.strictEqual(other.total, 1, "the other tenant's mail was deleted too")
+  await fetch(`${base}/api/v1/messages`, { method: 'DELETE', headers: { 'X-Pat-Tenant': otherTenant } })
+
+  check('nothing was loaded from another origin, and no script failed')
+  const unblocked = [...foreign].filter(([, how]) => !/^csp$|BLOCKED_BY_CSP/.test(how)).map(([r, how]) => `${r.url()}: ${how}`)
+  assert.deepStrictEqual(unblocked, [])
+  assert.deepStrictEqual(pageErrors, [])
+  await context.close()
+}
+
+async function main() {
+  const trap = await startTrap()
+  const trapOrigin = `http://127.0.0.1:${trap.server.address().port}`
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true
+  })
+  for (const dialect of ['mailpit', 'mailhog']) {
+    console.log(`${dialect}:`)
+    await scenario(browser, trapOrigin, dialect)
+  }
+  await browser.close()
+  assert.deepStrictEqual(trap.hits, [], 'another origin was reached')
+  trap.server.close()
+  console.log('all checks passed')
+}
+
+const watchdog = setTimeout(() => {
+  console.error(`timed out at: ${step}`)
+  process.exit(1)
+}, 200000)
+
+main().then(
+  () => clearTimeout(watchdog),
+  e => {
+    console.error(`failed at: ${step}\n${e && e.stack ? e.stack : e}`)
+    process.exit(1)
+  }
+)

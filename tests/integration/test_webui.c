@@ -1,0 +1,464 @@
+/* Integration tests of the web UI: a real `pat serve` on free ports serves the embedded page
+ * and its files with their security headers (also on errors and 304s), unknown files are JSON
+ * 404s, the event streams take their tenant from the `tenant` query parameter, and the UI
+ * passes its checks in headless Chromium (tests/e2e/webui.test.js, run with node and
+ * playwright-core from tests/e2e's lockfile). */
+#include "tests/lib/testutil.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define CSP                                                                                                            \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "          \
+	"frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/* Recipient domains and the tenants they belong to: one for the browser, one for the
+ * event-stream test, so that neither sees the other's mail. */
+#define BROWSER_DOMAIN "other.test"
+#define BROWSER_TENANT "other-team"
+#define EVENTS_DOMAIN "events.test"
+#define EVENTS_TENANT "events-team"
+
+static char *dir, *log_path, node_address[32];
+static int smtp_port, http_port;
+static pid_t pid;
+
+/* ---- a small HTTP/1.1 client: one request per connection ---- */
+
+struct response {
+	int status;
+	char *headers; /* the status line and headers */
+	char *body;
+	size_t body_len;
+};
+
+static int connect_http(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { 20, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	return fd;
+}
+
+static void send_all(int fd, const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+
+		assert_true(w > 0);
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* method target with extra header lines ("Name: value\r\n..."); the whole answer, read until
+ * the server closes the connection. */
+static void request(const char *method, const char *target, const char *extra, struct response *r)
+{
+	char head[4096], *all = NULL, *end;
+	size_t len = 0, cap = 0;
+	int fd = connect_http();
+
+	snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: pat.test\r\nConnection: close\r\n%s\r\n", method, target,
+		 extra != NULL ? extra : "");
+	send_all(fd, head);
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 65536) {
+			cap = cap * 2 + 65536;
+			all = realloc(all, cap + 1);
+			assert_non_null(all);
+		}
+		n = recv(fd, all + len, cap - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	assert_non_null(all);
+	all[len] = '\0';
+	end = strstr(all, "\r\n\r\n");
+	if (end == NULL)
+		fail_msg("no complete response to %s %s: %s", method, target, all);
+	memset(r, 0, sizeof *r);
+	r->headers = strndup(all, (size_t)(end - all) + 2);
+	r->body_len = len - (size_t)(end + 4 - all);
+	r->body = malloc(r->body_len + 1);
+	memcpy(r->body, end + 4, r->body_len);
+	r->body[r->body_len] = '\0';
+	assert_int_equal(sscanf(all, "HTTP/1.1 %d", &r->status), 1);
+	free(all);
+}
+
+static void response_free(struct response *r)
+{
+	free(r->headers);
+	free(r->body);
+	memset(r, 0, sizeof *r);
+}
+
+/* A response header's value (case-insensitive name), or "" when absent. */
+static const char *header(const struct response *r, const char *name)
+{
+	static char value[2048];
+	size_t n = strlen(name);
+
+	value[0] = '\0';
+	for (const char *line = strstr(r->headers, "\r\n"); line != NULL; line = strstr(line + 2, "\r\n")) {
+		const char *p = line + 2, *v, *end;
+
+		if (strncasecmp(p, name, n) != 0 || p[n] != ':')
+			continue;
+		for (v = p + n + 1; *v == ' '; v++)
+			;
+		end = strstr(v, "\r\n");
+		snprintf(value, sizeof value, "%.*s", (int)(end != NULL ? end - v : (long)strlen(v)), v);
+		break;
+	}
+	return value;
+}
+
+/* The security headers of every UI response. */
+static void expect_security_headers(const struct response *r, const char *what)
+{
+	if (strcmp(header(r, "content-security-policy"), CSP) != 0)
+		fail_msg("%s: Content-Security-Policy is \"%s\"", what, header(r, "content-security-policy"));
+	if (strcmp(header(r, "x-content-type-options"), "nosniff") != 0)
+		fail_msg("%s: X-Content-Type-Options is \"%s\"", what, header(r, "x-content-type-options"));
+	if (strcmp(header(r, "referrer-policy"), "no-referrer") != 0)
+		fail_msg("%s: Referrer-Policy is \"%s\"", what, header(r, "referrer-policy"));
+}
+
+/* A JSON error with this status. */
+static void expect_json_error(const struct response *r, int status, const char *what)
+{
+	json_t *j;
+
+	if (r->status != status)
+		fail_msg("%s: expected %d, got %d:\n%s\n%s", what, status, r->status, r->headers, r->body);
+	if (strcmp(header(r, "content-type"), "application/json") != 0)
+		fail_msg("%s: an error that is not JSON: %s", what, header(r, "content-type"));
+	j = json_loads(r->body, 0, NULL);
+	if (j == NULL || !json_is_string(json_object_get(j, "error")))
+		fail_msg("%s: not a JSON error: %s", what, r->body);
+	json_decref(j);
+}
+
+/* ---- fixture ---- */
+
+static int setup(void **state)
+{
+	char data[4200], node_set[64], smtp[32], http[32], *domains, domains_set[4300];
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	dir = tu_mkdtemp();
+	if (asprintf(&log_path, "%s/serve.log", dir) < 0)
+		return -1;
+	domains = tu_write_file(dir, "domains", BROWSER_DOMAIN " " BROWSER_TENANT "\n" EVENTS_DOMAIN " " EVENTS_TENANT "\n");
+	smtp_port = tu_free_port();
+	http_port = tu_free_port();
+	snprintf(node_address, sizeof node_address, "127.0.0.1:%d", tu_free_port());
+	snprintf(data, sizeof data, "%s/data", dir);
+	snprintf(node_set, sizeof node_set, "node.address=%s", node_address);
+	snprintf(smtp, sizeof smtp, "127.0.0.1:%d", smtp_port);
+	snprintf(http, sizeof http, "127.0.0.1:%d", http_port);
+	snprintf(domains_set, sizeof domains_set, "smtp.tenant_domains_file=%s", domains);
+	{
+		const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", smtp, "--http", http,
+				       "--set", node_set, "--set", domains_set, "--set", "http.workers=2", NULL };
+
+		pid = tu_spawn(argv, NULL, log_path);
+	}
+	free(domains);
+	if (!tu_wait_port(smtp_port, 30000) || !tu_wait_port(http_port, 30000)) {
+		char *log = tu_read_file(log_path, NULL);
+
+		fail_msg("pat serve did not listen; its log:\n%s", log ? log : "");
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (pid > 0)
+		assert_int_equal(tu_stop(pid, SIGTERM), 0);
+	{
+		char *log = tu_read_file(log_path, NULL);
+
+		if (log != NULL && (strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
+			fail_msg("pat serve reported a sanitizer error:\n%s", log);
+		free(log);
+	}
+	tu_rmtree(dir);
+	free(dir);
+	free(log_path);
+	return 0;
+}
+
+/* ---- tests ---- */
+
+/* The page and each file: the bytes of gateway/webui/ as they are, the right type, an ETag that
+ * revalidates to a 304, and the security headers, on GET and HEAD alike. */
+static void ui_files_with_security_headers(void **state)
+{
+	static const struct {
+		const char *target, *file, *type;
+	} files[] = {
+		{ "/", "index.html", "text/html; charset=utf-8" },
+		{ "/ui/index.html", "index.html", "text/html; charset=utf-8" },
+		{ "/ui/app.js", "app.js", "text/javascript; charset=utf-8" },
+		{ "/ui/app.css", "app.css", "text/css; charset=utf-8" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char src[4300], inm[256], etag[200];
+		struct response r;
+		size_t len = 0;
+		char *want;
+
+		snprintf(src, sizeof src, "%s/gateway/webui/%s", tu_source_dir(), files[i].file);
+		want = tu_read_file(src, &len);
+		assert_non_null(want);
+		request("GET", files[i].target, NULL, &r);
+		if (r.status != 200)
+			fail_msg("GET %s: %d %s", files[i].target, r.status, r.body);
+		assert_string_equal(header(&r, "content-type"), files[i].type);
+		assert_int_equal(r.body_len, len);
+		assert_memory_equal(r.body, want, len);
+		expect_security_headers(&r, files[i].target);
+		assert_string_equal(header(&r, "cache-control"), "no-cache");
+		snprintf(etag, sizeof etag, "%s", header(&r, "etag"));
+		assert_true(strlen(etag) > 2 && etag[0] == '"');
+		response_free(&r);
+		free(want);
+
+		request("HEAD", files[i].target, NULL, &r);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(r.body_len, 0);
+		expect_security_headers(&r, files[i].target);
+		response_free(&r);
+
+		snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", etag);
+		request("GET", files[i].target, inm, &r);
+		assert_int_equal(r.status, 304);
+		assert_int_equal(r.body_len, 0);
+		assert_string_equal(header(&r, "etag"), etag);
+		expect_security_headers(&r, files[i].target);
+		response_free(&r);
+
+		request("GET", files[i].target, "If-None-Match: \"something-else\"\r\n", &r);
+		assert_int_equal(r.status, 200);
+		response_free(&r);
+	}
+}
+
+/* A file the UI does not have is a JSON 404, with the security headers; nothing is read from
+ * disk, whatever the name. */
+static void unknown_files_are_json_404s(void **state)
+{
+	static const char *const unknown[] = {
+		"/ui/nope.js", "/ui/.hidden", "/ui/..%2Fwebui.c", "/ui/..%2F..%2Fgateway%2Fwebui.c",
+		"/ui/%2Fetc%2Fpasswd", "/ui/APP.JS", "/ui/app.js.map",
+	};
+	struct response r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+		request("GET", unknown[i], NULL, &r);
+		expect_json_error(&r, 404, unknown[i]);
+		expect_security_headers(&r, unknown[i]);
+		response_free(&r);
+	}
+	/* What the router answers before the UI sees it: JSON too. */
+	request("GET", "/ui/", NULL, &r);
+	expect_json_error(&r, 404, "/ui/");
+	response_free(&r);
+	request("GET", "/ui/a/b.js", NULL, &r);
+	expect_json_error(&r, 404, "/ui/a/b.js");
+	response_free(&r);
+	request("POST", "/", NULL, &r);
+	expect_json_error(&r, 405, "POST /");
+	response_free(&r);
+	request("GET", "/?x=1", NULL, &r);
+	expect_json_error(&r, 400, "/?x=1");
+	response_free(&r);
+	/* The UI passes the same tenant middleware as the API. */
+	request("GET", "/", "X-Pat-Tenant: Not A Tenant\r\n", &r);
+	expect_json_error(&r, 400, "/ with a bad X-Pat-Tenant");
+	response_free(&r);
+}
+
+/* Read from fd until needle arrives (20 s at most); false when the stream ends first. */
+static bool read_until(int fd, char *buf, size_t cap, size_t *len, const char *needle)
+{
+	while (memmem(buf, *len, needle, strlen(needle)) == NULL) {
+		ssize_t n = recv(fd, buf + *len, cap - *len - 1, 0);
+
+		if (n <= 0)
+			return false;
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	}
+	return true;
+}
+
+static void send_mail(const char *to, const char *subject)
+{
+	char server[32], header_arg[128];
+	const char *argv[] = { "swaks", "--server", server, "--from", "sender@example.com", "--to", to,
+			       "--header", header_arg, "--body", "hello", NULL };
+	struct tu_proc p;
+
+	snprintf(server, sizeof server, "127.0.0.1:%d", smtp_port);
+	snprintf(header_arg, sizeof header_arg, "Subject: %s", subject);
+	tu_run(&p, argv, NULL, NULL);
+	if (p.status != 0)
+		fail_msg("swaks failed (%d):\n%s%s", p.status, p.out, p.err);
+	tu_proc_free(&p);
+}
+
+/* The event streams take their tenant from `tenant` in the query (EventSource cannot send
+ * headers), checked like X-Pat-Tenant; other routes do not accept it. */
+static void event_streams_take_the_tenant_from_the_query(void **state)
+{
+	static char buf[1 << 16];
+	size_t len = 0;
+	struct response r;
+	int fd;
+
+	(void)state;
+	request("GET", "/api/v1/events?tenant=Not_Valid", NULL, &r);
+	expect_json_error(&r, 400, "a bad tenant");
+	response_free(&r);
+	request("GET", "/api/v1/events?tenant=", NULL, &r);
+	expect_json_error(&r, 400, "an empty tenant");
+	response_free(&r);
+	request("GET", "/api/v1/events?tenant=a&tenant=b", NULL, &r);
+	expect_json_error(&r, 400, "two tenants");
+	response_free(&r);
+	request("GET", "/api/v1/events?tenant=" EVENTS_TENANT, "X-Pat-Tenant: default\r\n", &r);
+	expect_json_error(&r, 400, "header and query disagree");
+	response_free(&r);
+	request("GET", "/api/v2/websocket?tenant=-x", NULL, &r);
+	expect_json_error(&r, 400, "a bad tenant on the WebSocket");
+	response_free(&r);
+	request("GET", "/api/v2/messages?tenant=" EVENTS_TENANT, NULL, &r);
+	expect_json_error(&r, 400, "tenant on a route without events");
+	response_free(&r);
+
+	/* A stream of the tenant gets its mail, and a stream of the default tenant does not. */
+	{
+		int other = connect_http();
+		char obuf[4096];
+		size_t olen = 0;
+
+		send_all(other, "GET /api/v1/events HTTP/1.1\r\nHost: pat.test\r\n\r\n");
+		assert_true(read_until(other, obuf, sizeof obuf, &olen, "events named data"));
+		fd = connect_http();
+		send_all(fd, "GET /api/v1/events?tenant=" EVENTS_TENANT " HTTP/1.1\r\nHost: pat.test\r\nX-Pat-Tenant: "
+			     EVENTS_TENANT "\r\n\r\n");
+		assert_true(read_until(fd, buf, sizeof buf, &len, "events named data"));
+		assert_non_null(strstr(buf, "HTTP/1.1 200"));
+		send_mail("someone@" EVENTS_DOMAIN, "for the events team");
+		if (!read_until(fd, buf, sizeof buf, &len, "for the events team"))
+			fail_msg("the tenant's stream ended without its message:\n%s", buf);
+		assert_non_null(strstr(buf, "event: data\ndata: {"));
+		{
+			ssize_t n = recv(other, obuf + olen, sizeof obuf - olen - 1, MSG_DONTWAIT);
+
+			if (n > 0)
+				olen += (size_t)n;
+			obuf[olen] = '\0';
+			assert_null(strstr(obuf, "for the events team"));
+		}
+		close(other);
+		close(fd);
+	}
+	request("GET", "/api/v2/messages", "X-Pat-Tenant: " EVENTS_TENANT "\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\"total\":1"));
+	response_free(&r);
+}
+
+/* The UI's checks in headless Chromium (tests/e2e/webui.test.js). */
+static void the_web_ui_in_a_browser(void **state)
+{
+	static const char *const files[] = { "package.json", "package-lock.json", "webui.test.js" };
+	char e2e[4200], script[4300], out[4300], http_env[64], smtp_env[64];
+	const char *ci[] = { "npm", "ci", "--prefix", e2e, "--no-audit", "--no-fund", "--loglevel=error", NULL };
+	const char *node[] = { "node", script, NULL };
+	const char *env[] = { http_env, smtp_env, "PAT_OTHER_DOMAIN=" BROWSER_DOMAIN, "PAT_OTHER_TENANT=" BROWSER_TENANT,
+			      NULL };
+	struct tu_proc p;
+	pid_t browser;
+	int status;
+	char *log;
+
+	(void)state;
+	if (access("/usr/bin/chromium", X_OK) != 0)
+		fail_msg("/usr/bin/chromium is missing: deploy/install-deps.sh installs Debian's chromium");
+	snprintf(e2e, sizeof e2e, "%s/e2e", dir);
+	mkdir(e2e, 0755);
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char src[4300], *text, *copy;
+
+		snprintf(src, sizeof src, "%s/tests/e2e/%s", tu_source_dir(), files[i]);
+		text = tu_read_file(src, NULL);
+		if (text == NULL)
+			fail_msg("cannot read %s", src);
+		copy = tu_write_file(e2e, files[i], text);
+		free(text);
+		free(copy);
+	}
+	tu_run(&p, ci, NULL, NULL);
+	if (p.status != 0)
+		fail_msg("npm ci failed (status %d):\n%s%s", p.status, p.out, p.err);
+	tu_proc_free(&p);
+	snprintf(script, sizeof script, "%s/webui.test.js", e2e);
+	snprintf(out, sizeof out, "%s/webui.out", e2e);
+	snprintf(http_env, sizeof http_env, "PAT_HTTP_PORT=%d", http_port);
+	snprintf(smtp_env, sizeof smtp_env, "PAT_SMTP_PORT=%d", smtp_port);
+	/* A browser on a busy machine may take longer than tu_run's minute: the script has its own
+	 * deadline (150 s), and this one is a backstop. */
+	browser = tu_spawn(node, env, out);
+	status = tu_wait_exit(browser, 240000);
+	if (status == -1)
+		status = tu_stop(browser, SIGKILL);
+	log = tu_read_file(out, NULL);
+	if (status != 0)
+		fail_msg("the web UI's checks failed (status %d):\n%s", status, log != NULL ? log : "");
+	assert_contains(log, "all checks passed");
+	free(log);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ui_files_with_security_headers),
+		cmocka_unit_test(unknown_files_are_json_404s),
+		cmocka_unit_test(event_streams_take_the_tenant_from_the_query),
+		cmocka_unit_test(the_web_ui_in_a_browser),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
