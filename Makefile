@@ -115,8 +115,19 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TLIB_OBJS) $(BUILD)/libpat.a
 check-layers:
 	@tests/check-layers.sh
 
-test: deps $(BUILD)/pat $(TEST_BINS) check-layers
-	@PAT_BIN=$(CURDIR)/$(BUILD)/pat PAT_SOURCE_DIR=$(CURDIR) SANITIZE=$(SANITIZE) \
+# The npm packages of the end-to-end tests (tests/e2e/package-lock.json), installed once with
+# npm ci into the build directory; the tests link them.
+E2E_DIR   := $(BUILD)/e2e
+E2E_STAMP := $(E2E_DIR)/node_modules/.installed
+
+$(E2E_STAMP): tests/e2e/package.json tests/e2e/package-lock.json | deps
+	@mkdir -p $(E2E_DIR)
+	@cp tests/e2e/package.json tests/e2e/package-lock.json $(E2E_DIR)/
+	@cd $(E2E_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: deps $(BUILD)/pat $(TEST_BINS) check-layers $(E2E_STAMP)
+	@PAT_BIN=$(CURDIR)/$(BUILD)/pat PAT_SOURCE_DIR=$(CURDIR) SANITIZE=$(SANITIZE) PAT_E2E_DIR=$(CURDIR)/$(E2E_DIR) \
 		tests/run-tests.sh $(TEST_BINS)
 
 # Benchmarks: every tests/bench/bench_*.c is a program run in turn (see docs/BENCHMARKS.md).

@@ -1151,29 +1151,13 @@ static void the_npm_mailhog_client(void **state)
 {
 	static const char *const files[] = { "package.json", "package-lock.json", "mailhog.test.js" };
 	char e2e[4200], script[4300], http_env[64], smtp_env[64];
-	const char *ci[] = { "npm", "ci", "--prefix", e2e, "--no-audit", "--no-fund", "--loglevel=error", NULL };
 	const char *node[] = { "node", script, NULL };
 	const char *env[] = { http_env, smtp_env, NULL };
 	struct tu_proc p;
 
 	(void)state;
 	snprintf(e2e, sizeof e2e, "%s/e2e", dir);
-	mkdir(e2e, 0755);
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-		char src[4300], *text, *copy;
-
-		snprintf(src, sizeof src, "%s/tests/e2e/%s", tu_source_dir(), files[i]);
-		text = tu_read_file(src, NULL);
-		if (text == NULL)
-			fail_msg("cannot read %s", src);
-		copy = tu_write_file(e2e, files[i], text);
-		free(text);
-		free(copy);
-	}
-	tu_run(&p, ci, NULL, NULL);
-	if (p.status != 0)
-		fail_msg("npm ci failed (status %d):\n%s%s", p.status, p.out, p.err);
-	tu_proc_free(&p);
+	tu_e2e_prepare(e2e, files, sizeof files / sizeof files[0]);
 	snprintf(script, sizeof script, "%s/mailhog.test.js", e2e);
 	snprintf(http_env, sizeof http_env, "PAT_HTTP_PORT=%d", http_port);
 	snprintf(smtp_env, sizeof smtp_env, "PAT_SMTP_PORT=%d", smtp_port);

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 char *tu_mkdtemp(void)
@@ -345,4 +346,38 @@ bool tu_wait_port(int port, int timeout_ms)
 		usleep(20000);
 	}
 	return false;
+}
+
+void tu_e2e_prepare(const char *dir, const char *const *files, size_t n)
+{
+	const char *installed = getenv("PAT_E2E_DIR");
+	char modules[4200], link_path[4200];
+	struct tu_proc p;
+
+	mkdir(dir, 0755);
+	for (size_t i = 0; i < n; i++) {
+		char src[4300], *text, *copy;
+
+		snprintf(src, sizeof src, "%s/tests/e2e/%s", tu_source_dir(), files[i]);
+		text = tu_read_file(src, NULL);
+		if (text == NULL)
+			fail_msg("cannot read %s", src);
+		copy = tu_write_file(dir, files[i], text);
+		free(text);
+		free(copy);
+	}
+	if (installed != NULL) {
+		snprintf(modules, sizeof modules, "%s/node_modules", installed);
+		snprintf(link_path, sizeof link_path, "%s/node_modules", dir);
+		if (access(modules, R_OK) == 0 && symlink(modules, link_path) == 0)
+			return;
+	}
+	{
+		const char *ci[] = { "npm", "ci", "--prefix", dir, "--no-audit", "--no-fund", "--loglevel=error", NULL };
+
+		tu_run(&p, ci, NULL, NULL);
+		if (p.status != 0)
+			fail_msg("npm ci failed (status %d):\n%s%s", p.status, p.out, p.err);
+		tu_proc_free(&p);
+	}
 }

@@ -52,6 +52,11 @@ const char *tu_source_dir(void);
 void tu_assert_contains(const char *haystack, const char *needle, const char *file, int line);
 void tu_assert_not_contains(const char *haystack, const char *needle, const char *file, int line);
 
+/* Prepare dir to run a tests/e2e script: copy the named files of tests/e2e into it and give it
+ * the npm packages of tests/e2e's lockfile: those `make test` installed once ($PAT_E2E_DIR,
+ * linked), or else `npm ci` run here. */
+void tu_e2e_prepare(const char *dir, const char *const *files, size_t n);
+
 /* Background processes: servers a test starts, signals, stops and restarts. */
 
 /* Start argv in the background with stdout and stderr appended to log_path and env added to the
