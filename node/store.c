@@ -904,6 +904,41 @@ static void marks(struct buf *sql, size_t n)
 	buf_append_char(sql, ')');
 }
 
+/* Run `head (?, ?, ...) tail` over ids, IDS_PER_STATEMENT at a time, with lead's values before
+ * the ids and trail's (may be NULL) after them; *count adds up the rows changed. */
+static int exec_per_ids(struct dq_client *c, const char *head, const char *tail, const struct dq_value *lead,
+			unsigned n_lead, const struct dq_value *trail, const char *const *ids, size_t n_ids, int64_t *count,
+			struct pat_err *err)
+{
+	struct dq_value p[DQ_MAX_PARAMS];
+	struct buf sql = BUF_INIT;
+	int rv = PAT_OK;
+
+	memcpy(p, lead, n_lead * sizeof *p);
+	for (size_t off = 0; off < n_ids && rv == PAT_OK; off += IDS_PER_STATEMENT) {
+		size_t k = n_ids - off < IDS_PER_STATEMENT ? n_ids - off : IDS_PER_STATEMENT;
+		unsigned n = n_lead + (unsigned)k;
+		struct dq_result r;
+
+		for (size_t i = 0; i < k; i++)
+			p[n_lead + i] = dq_text(ids[off + i] != NULL ? ids[off + i] : "");
+		if (trail != NULL)
+			p[n++] = *trail;
+		buf_reset(&sql);
+		buf_append_str(&sql, head);
+		marks(&sql, k);
+		buf_append_str(&sql, tail);
+		if (sql.data == NULL) {
+			rv = err_set(err, PAT_ENOMEM, "out of memory");
+			break;
+		}
+		if ((rv = dq_client_exec_sql(c, sql.data, p, n, &r)) == PAT_OK)
+			*count += (int64_t)r.rows_affected;
+	}
+	buf_free(&sql);
+	return rv;
+}
+
 /* The seqs of the matching messages are read first and the rows then deleted by seq (their
  * index entries go with them, by trigger): a full-text condition is never evaluated against an
  * index that the same statement is changing. */
@@ -1009,25 +1044,8 @@ static int set_read_tx(struct dq_client *c, void *data, struct pat_err *err)
 		buf_free(&sql);
 		return rv;
 	}
-	for (size_t off = 0; off < m->n_ids && rv == PAT_OK; off += IDS_PER_STATEMENT) {
-		size_t k = m->n_ids - off < IDS_PER_STATEMENT ? m->n_ids - off : IDS_PER_STATEMENT;
-
-		for (size_t i = 0; i < k; i++)
-			p[2 + i] = dq_text(m->ids[off + i] != NULL ? m->ids[off + i] : "");
-		p[2 + k] = dq_int(m->read);
-		buf_reset(&sql);
-		buf_append_str(&sql, "UPDATE messages SET is_read = ? WHERE tenant = ? AND id IN ");
-		marks(&sql, k);
-		buf_append_str(&sql, " AND is_read <> ?");
-		if (sql.data == NULL) {
-			rv = err_set(err, PAT_ENOMEM, "out of memory");
-			break;
-		}
-		if ((rv = dq_client_exec_sql(c, sql.data, p, (unsigned)k + 3, &r)) == PAT_OK)
-			m->count += (int64_t)r.rows_affected;
-	}
-	buf_free(&sql);
-	return rv;
+	return exec_per_ids(c, "UPDATE messages SET is_read = ? WHERE tenant = ? AND id IN ", " AND is_read <> ?", p, 2,
+			    &p[0], m->ids, m->n_ids, &m->count, err);
 }
 
 int store_set_read(struct dq_leader *l, const char *tenant, bool read, const char *const *ids, size_t n_ids,
@@ -1056,30 +1074,11 @@ int store_set_read(struct dq_leader *l, const char *tenant, bool read, const cha
 static int delete_ids_tx(struct dq_client *c, void *data, struct pat_err *err)
 {
 	struct matching *m = data;
-	struct dq_value p[DQ_MAX_PARAMS];
-	struct buf sql = BUF_INIT;
-	int rv = PAT_OK;
+	struct dq_value tenant = dq_text(m->tenant);
 
 	m->count = 0;
-	for (size_t off = 0; off < m->n_ids && rv == PAT_OK; off += IDS_PER_STATEMENT) {
-		size_t k = m->n_ids - off < IDS_PER_STATEMENT ? m->n_ids - off : IDS_PER_STATEMENT;
-		struct dq_result r;
-
-		p[0] = dq_text(m->tenant);
-		for (size_t i = 0; i < k; i++)
-			p[1 + i] = dq_text(m->ids[off + i] != NULL ? m->ids[off + i] : "");
-		buf_reset(&sql);
-		buf_append_str(&sql, "DELETE FROM messages WHERE tenant = ? AND id IN ");
-		marks(&sql, k);
-		if (sql.data == NULL) {
-			rv = err_set(err, PAT_ENOMEM, "out of memory");
-			break;
-		}
-		if ((rv = dq_client_exec_sql(c, sql.data, p, (unsigned)k + 1, &r)) == PAT_OK)
-			m->count += (int64_t)r.rows_affected;
-	}
-	buf_free(&sql);
-	return rv;
+	return exec_per_ids(c, "DELETE FROM messages WHERE tenant = ? AND id IN ", "", &tenant, 1, NULL, m->ids, m->n_ids,
+			    &m->count, err);
 }
 
 int store_delete_ids(struct dq_leader *l, const char *tenant, const char *const *ids, size_t n_ids, int64_t *deleted,
@@ -1231,31 +1230,11 @@ struct tagging {
 static int tags_set_tx(struct dq_client *c, void *data, struct pat_err *err)
 {
 	struct tagging *t = data;
-	struct dq_value p[DQ_MAX_PARAMS];
-	struct buf sql = BUF_INIT;
-	int rv = PAT_OK;
+	struct dq_value lead[2] = { dq_text(t->value), dq_text(t->tenant) };
 
 	t->count = 0;
-	for (size_t off = 0; off < t->n_ids && rv == PAT_OK; off += IDS_PER_STATEMENT) {
-		size_t k = t->n_ids - off < IDS_PER_STATEMENT ? t->n_ids - off : IDS_PER_STATEMENT;
-		struct dq_result r;
-
-		p[0] = dq_text(t->value);
-		p[1] = dq_text(t->tenant);
-		for (size_t i = 0; i < k; i++)
-			p[2 + i] = dq_text(t->ids[off + i] != NULL ? t->ids[off + i] : "");
-		buf_reset(&sql);
-		buf_append_str(&sql, "UPDATE messages SET tags = ? WHERE tenant = ? AND id IN ");
-		marks(&sql, k);
-		if (sql.data == NULL) {
-			rv = err_set(err, PAT_ENOMEM, "out of memory");
-			break;
-		}
-		if ((rv = dq_client_exec_sql(c, sql.data, p, (unsigned)k + 2, &r)) == PAT_OK)
-			t->count += (int64_t)r.rows_affected;
-	}
-	buf_free(&sql);
-	return rv;
+	return exec_per_ids(c, "UPDATE messages SET tags = ? WHERE tenant = ? AND id IN ", "", lead, 2, NULL, t->ids,
+			    t->n_ids, &t->count, err);
 }
 
 int store_tags_set(struct dq_leader *l, const char *tenant, const char *const *ids, size_t n_ids,
