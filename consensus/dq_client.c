@@ -478,6 +478,11 @@ int dq_client_exec(struct dq_client *c, uint32_t stmt_id, const struct dq_value 
 	return decode_result(c, result);
 }
 
+bool dq_client_io_failed(const struct dq_client *c)
+{
+	return (c->fail_code & 0xff) == 10 /* SQLITE_IOERR */;
+}
+
 int dq_client_exec_cached(struct dq_client *c, const char *sql, const struct dq_value *params, unsigned n,
 			  struct dq_result *result)
 {

@@ -110,6 +110,9 @@ int dq_client_query_sql(struct dq_client *c, const char *sql, const struct dq_va
 /* Like dq_client_exec_sql() for ONE statement, which stays prepared on this connection: the
  * leader parses it (and compiles its triggers) once, not on every call. The least recently
  * prepared of DQ_STMT_CACHE statements is finalized to make room. */
+/* The last failure was one of SQLite's "disk I/O error" codes (SQLITE_IOERR and its extended
+ * codes other than dqlite's leadership ones, which map to PAT_ENOTLEADER). */
+bool dq_client_io_failed(const struct dq_client *c);
 int dq_client_exec_cached(struct dq_client *c, const char *sql, const struct dq_value *params, unsigned n,
 			  struct dq_result *result);
 /* (After a query fails, rows holds nothing; dq_rows_close() on it is harmless.) */

@@ -234,7 +234,7 @@ static void health_write(struct node_duties *d)
 	struct dq_value p[2] = { dq_int(time_wall_ms() / 1000), dq_int((int64_t)d->id) };
 	int rv = dq_leader_exec_sql(&d->leader, "UPDATE pat_members SET updated_at = ? WHERE id = ?", p, 2, NULL);
 
-	if (rv == PAT_EREMOTE && (d->leader.client.fail_code & 0xff) == 10 /* SQLITE_IOERR */ &&
+	if (rv == PAT_EREMOTE && dq_client_io_failed(&d->leader.client) &&
 	    d->leader.leader_id == d->id) {
 		log_error("this node leads and its writes fail with a disk I/O error; restarting it", "id=%llu code=%llu",
 			  (unsigned long long)d->id, (unsigned long long)d->leader.client.fail_code);

@@ -47,7 +47,7 @@ static struct writer_item *take_batch(struct writer *w, size_t *n)
  * few in a row, ask the owner of the node to restart it, then reconnect. */
 static void stuck_check(struct writer *w, int rv)
 {
-	if (rv != PAT_EREMOTE || (w->leader.client.fail_code & 0xff) != 10 /* SQLITE_IOERR */) {
+	if (rv != PAT_EREMOTE || !dq_client_io_failed(&w->leader.client)) {
 		w->io_failures = 0;
 		return;
 	}

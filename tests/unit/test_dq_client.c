@@ -399,6 +399,24 @@ static void out_of_memory_while_reading(void **state)
 	assert_true(ok);
 }
 
+/* Which failures are SQLite's "disk I/O error" family (dqlite 1.11.1's stuck-WAL fault). */
+static void io_failures_are_told_apart(void **state)
+{
+	struct dq_client c = { .fd = -1 };
+
+	(void)state;
+	c.fail_code = 522; /* SQLITE_IOERR_SHORT_READ */
+	assert_true(dq_client_io_failed(&c));
+	c.fail_code = 10; /* SQLITE_IOERR */
+	assert_true(dq_client_io_failed(&c));
+	c.fail_code = 5; /* SQLITE_BUSY */
+	assert_false(dq_client_io_failed(&c));
+	c.fail_code = 1; /* SQLITE_ERROR */
+	assert_false(dq_client_io_failed(&c));
+	c.fail_code = 0;
+	assert_false(dq_client_io_failed(&c));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +429,7 @@ int main(void)
 		cmocka_unit_test(hostile_cluster_and_dump),
 		cmocka_unit_test(peer_hangs_up_at_once),
 		cmocka_unit_test(out_of_memory_while_reading),
+		cmocka_unit_test(io_failures_are_told_apart),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("dq_client against a hostile peer", tests, NULL, NULL);
