@@ -503,6 +503,7 @@ const struct http_route api_routes[] = {
 	{ "GET", "/api/v3/messages/{id}/raw", api__v3_raw, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v3/messages/{id}/parts", api__v3_parts, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v3/messages/{id}/parts/{part}", api__v3_part, true, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v3/messages/{id}/html", api__v3_html, true, false, HTTP_TENANT_QUERY, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v3/messages/{id}/attachments", api__v3_attachments, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v3/events", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_WEBSOCKET, API_EVENTS_V3 },
 };

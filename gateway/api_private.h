@@ -87,6 +87,7 @@ void api__v3_raw(struct http_call *c, struct dq_leader *l);
 void api__v3_parts(struct http_call *c, struct dq_leader *l);
 void api__v3_attachments(struct http_call *c, struct dq_leader *l);
 void api__v3_part(struct http_call *c, struct dq_leader *l);
+void api__v3_html(struct http_call *c, struct dq_leader *l);
 void api__v3_delete(struct http_call *c, struct dq_leader *l);
 void api__v3_delete_all(struct http_call *c, struct dq_leader *l);
 int api__v3_event(struct dq_leader *l, const char *tenant, enum http_event_kind kind, const char *id, struct buf *out);

@@ -621,8 +621,9 @@ static bool parse_query(struct http_job *j, const char *q, size_t len)
  * request reads or changes. In this build there are no credentials: every caller is
  * "anonymous" and uses the listener's tenant, or the one X-Pat-Tenant names. A route that
  * accepts the `tenant` query parameter (the live event streams, which a browser opens with
- * EventSource, which cannot send headers) takes the tenant from there too, checked the same
- * way; naming two different tenants at once is refused.
+ * EventSource or WebSocket, and a message's HTML, which the UI loads in a frame: none can send
+ * headers) takes the tenant from there too, checked the same way; naming two different
+ * tenants at once is refused.
  *
  * Where OIDC bearer tokens and API keys go: read the Authorization header here, verify it, set
  * the principal and the tenants it may use, answer 401 without valid credentials (routes with

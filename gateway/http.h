@@ -26,8 +26,9 @@
 #define HTTP_MAX_QUERY 16  /* query parameters in a request */
 #define HTTP_MAX_HEADERS 8  /* headers a handler may add to a response */
 #define HTTP_TENANT_HEADER "x-pat-tenant"
-/* The query parameter that names the tenant on routes that accept it (the live event streams:
- * a browser's EventSource cannot send headers). Validated as X-Pat-Tenant is. */
+/* The query parameter that names the tenant on routes that accept it (the live event streams
+ * and a message's HTML for the UI's frame: a browser's EventSource, WebSocket and frames cannot
+ * send headers). Validated as X-Pat-Tenant is. */
 #define HTTP_TENANT_QUERY "tenant"
 
 /* What a handler reads. Strings are NUL-terminated and percent-decoded. */

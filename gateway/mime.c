@@ -15,7 +15,9 @@
  * level. GMime allocates with GLib; everything the view owns comes from lib/mem. */
 #include "gateway/mime.h"
 
+#include <ctype.h>
 #include <gmime/gmime.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1279,4 +1281,138 @@ int mime_json_headers(const struct mime_view *v, json_t **out, struct pat_err *e
 	}
 	*out = o;
 	return PAT_OK;
+}
+
+/* A media type that can go into a data: URL as it is: lower-case letters, digits, ".+-" and
+ * one '/' between two non-empty halves. */
+static bool plain_media_type(const char *t)
+{
+	const char *slash = t != NULL ? strchr(t, '/') : NULL;
+
+	return slash != NULL && slash != t && slash[1] != '\0' && strchr(slash + 1, '/') == NULL &&
+	       strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789.+-/") == strlen(t);
+}
+
+/* The part of v whose Content-ID is cid, or NULL. */
+static const struct mime_part *part_by_cid(const struct mime_view *v, const char *cid, size_t *index)
+{
+	for (size_t i = 0; i < v->n_inline + v->n_attachments; i++) {
+		const struct mime_part *p = i < v->n_inline ? &v->inline_parts[i] : &v->attachments[i - v->n_inline];
+
+		if (p->content_id != NULL && p->content_id[0] != '\0' && strcmp(p->content_id, cid) == 0) {
+			*index = i;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* "data:TYPE;base64,..." of a part (mem_alloc()ed), or NULL with *skip set when the part
+ * cannot be had or is larger than max_part; NULL without *skip on ENOMEM. */
+static char *data_url(const void *raw, size_t len, const struct mime_part *p, size_t max_part, bool *skip)
+{
+	struct pat_err err;
+	uint8_t *data = NULL;
+	size_t data_len = 0;
+	char *type = NULL, *url = NULL, *prefix;
+	size_t prefix_len;
+
+	*skip = false;
+	if (p->size > max_part) {
+		*skip = true;
+		return NULL;
+	}
+	if (mime_part_content(raw, len, p->part_id, &data, &data_len, &type, &err) != PAT_OK) {
+		*skip = err.code != PAT_ENOMEM;
+		return NULL;
+	}
+	if (data_len <= max_part && data_len <= INT_MAX / 4 * 3 - 3 &&
+	    (prefix = str_printf("data:%s;base64,", plain_media_type(type) ? type : "application/octet-stream")) != NULL) {
+		prefix_len = strlen(prefix);
+		if ((url = mem_alloc(prefix_len + (data_len + 2) / 3 * 4 + 1)) != NULL) {
+			memcpy(url, prefix, prefix_len);
+			EVP_EncodeBlock((unsigned char *)url + prefix_len, data, (int)data_len);
+		}
+		mem_free(prefix);
+	} else if (data_len > max_part) {
+		*skip = true;
+	}
+	mem_free(data);
+	mem_free(type);
+	return url;
+}
+
+/* Does c end a cid: URL (a quote, a bracket, a parenthesis, white space or the end)? */
+static bool cid_url_end(char c)
+{
+	return c == '\0' || strchr("\"'()<>\\ \t\r\n\f", c) != NULL;
+}
+
+int mime_html_inline_parts(const void *raw, size_t len, const struct mime_view *v, size_t max_part, char **out,
+			   struct pat_err *err)
+{
+	size_t n_parts = v->n_inline + v->n_attachments, done = 0, i = 0;
+	const char *html = v->html != NULL ? v->html : "";
+	struct buf b = BUF_INIT;
+	char **urls = NULL;
+	bool *skipped = NULL;
+	int rv = PAT_OK;
+
+	*out = NULL;
+	if (n_parts > 0 && ((urls = mem_calloc(n_parts, sizeof *urls)) == NULL ||
+			    (skipped = mem_calloc(n_parts, sizeof *skipped)) == NULL)) {
+		rv = PAT_ENOMEM;
+		goto out;
+	}
+	while (html[i] != '\0') {
+		char cid[MIME_CID_MAX];
+		size_t end = i + 4, n = 0, index = 0;
+		const struct mime_part *p;
+
+		if (n_parts == 0 || strncasecmp(html + i, "cid:", 4) != 0) {
+			i++;
+			continue;
+		}
+		/* The Content-ID, %-escapes decoded (RFC 2392). */
+		for (; !cid_url_end(html[end]); end++) {
+			char c = html[end];
+
+			if (c == '%' && isxdigit((unsigned char)html[end + 1]) && isxdigit((unsigned char)html[end + 2])) {
+				char hex[3] = { html[end + 1], html[end + 2], '\0' };
+
+				c = (char)strtol(hex, NULL, 16);
+				end += 2;
+			}
+			if (n + 1 < sizeof cid)
+				cid[n] = c;
+			n++;
+		}
+		cid[n < sizeof cid ? n : 0] = '\0';
+		if (n == 0 || n >= sizeof cid || (p = part_by_cid(v, cid, &index)) == NULL || skipped[index]) {
+			i = end;
+			continue;
+		}
+		if (urls[index] == NULL && (urls[index] = data_url(raw, len, p, max_part, &skipped[index])) == NULL) {
+			if (!skipped[index]) {
+				rv = PAT_ENOMEM;
+				goto out;
+			}
+			i = end;
+			continue;
+		}
+		if (buf_append(&b, html + done, i - done) != PAT_OK || buf_append_str(&b, urls[index]) != PAT_OK) {
+			rv = PAT_ENOMEM;
+			goto out;
+		}
+		done = i = end;
+	}
+	if (buf_append(&b, html + done, i - done) != PAT_OK || (*out = buf_detach(&b)) == NULL)
+		rv = PAT_ENOMEM;
+out:
+	for (size_t k = 0; urls != NULL && k < n_parts; k++)
+		mem_free(urls[k]);
+	mem_free(urls);
+	mem_free(skipped);
+	buf_free(&b);
+	return rv == PAT_OK ? PAT_OK : err_set(err, rv, "out of memory");
 }

@@ -24,6 +24,7 @@
 #include "node/store.h"
 
 #define MIME_PART_ID_MAX 64 /* the longest part id accepted, with its NUL */
+#define MIME_CID_MAX 1000   /* the longest Content-ID a cid: URL is resolved for, with its NUL */
 
 /* One address of an address header. */
 struct mime_address {
@@ -92,6 +93,14 @@ bool mime_part_id_valid(const char *part_id);
  * PAT_ENOMEM. */
 int mime_part_content(const void *raw, size_t len, const char *part_id, uint8_t **data, size_t *data_len,
 		      char **content_type, struct pat_err *err);
+
+/* The view's HTML body with every cid: URL (RFC 2392) that names one of its parts (inline or
+ * attached, by Content-ID) replaced by a data: URL of the part's bytes, so that the body shows
+ * its own images with nothing fetched from elsewhere. Parts larger than max_part, and cid: URLs
+ * that name no part, are left as they are. raw (len bytes) is the message v was parsed from.
+ * *out is mem_alloc()ed. PAT_ENOMEM only. */
+int mime_html_inline_parts(const void *raw, size_t len, const struct mime_view *v, size_t max_part, char **out,
+			   struct pat_err *err);
 
 /* Count what the store's summary columns need: attachments and inline parts as the view lists
  * them. Broken MIME counts zero. The second form takes a message GMime parsed already. */

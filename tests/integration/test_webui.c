@@ -28,6 +28,13 @@
 #define BROWSER_TENANT "other-team"
 #define EVENTS_DOMAIN "events.test"
 #define EVENTS_TENANT "events-team"
+#define HTML_DOMAIN "html.test"
+#define HTML_TENANT "html-team"
+
+/* The policy of a message's HTML served on its own (GET /api/v3/messages/{id}/html). */
+#define HTML_CSP                                                                                                       \
+	"default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; "              \
+	"form-action 'none'; frame-ancestors 'self'; sandbox"
 
 static char *dir, *log_path, node_address[32];
 static int smtp_port, http_port;
@@ -135,15 +142,22 @@ static const char *header(const struct response *r, const char *name)
 	return value;
 }
 
-/* The security headers of every UI response. */
-static void expect_security_headers(const struct response *r, const char *what)
+/* The headers of every response of the UI or of a message's HTML: its policy, no sniffing,
+ * no referrer. */
+static void expect_policy_headers(const struct response *r, const char *csp, const char *what)
 {
-	if (strcmp(header(r, "content-security-policy"), CSP) != 0)
+	if (strcmp(header(r, "content-security-policy"), csp) != 0)
 		fail_msg("%s: Content-Security-Policy is \"%s\"", what, header(r, "content-security-policy"));
 	if (strcmp(header(r, "x-content-type-options"), "nosniff") != 0)
 		fail_msg("%s: X-Content-Type-Options is \"%s\"", what, header(r, "x-content-type-options"));
 	if (strcmp(header(r, "referrer-policy"), "no-referrer") != 0)
 		fail_msg("%s: Referrer-Policy is \"%s\"", what, header(r, "referrer-policy"));
+}
+
+/* The security headers of every UI response. */
+static void expect_security_headers(const struct response *r, const char *what)
+{
+	expect_policy_headers(r, CSP, what);
 }
 
 /* A JSON error with this status. */
@@ -172,7 +186,8 @@ static int setup(void **state)
 	dir = tu_mkdtemp();
 	if (asprintf(&log_path, "%s/serve.log", dir) < 0)
 		return -1;
-	domains = tu_write_file(dir, "domains", BROWSER_DOMAIN " " BROWSER_TENANT "\n" EVENTS_DOMAIN " " EVENTS_TENANT "\n");
+	domains = tu_write_file(dir, "domains", BROWSER_DOMAIN " " BROWSER_TENANT "\n" EVENTS_DOMAIN " " EVENTS_TENANT "\n"
+						HTML_DOMAIN " " HTML_TENANT "\n");
 	smtp_port = tu_free_port();
 	http_port = tu_free_port();
 	snprintf(node_address, sizeof node_address, "127.0.0.1:%d", tu_free_port());
@@ -322,19 +337,29 @@ static bool read_until(int fd, char *buf, size_t cap, size_t *len, const char *n
 	return true;
 }
 
-static void send_mail(const char *to, const char *subject)
+/* Send data (a whole message) over SMTP to one recipient. */
+static void send_message(const char *to, const char *data)
 {
-	char server[32], header_arg[128];
-	const char *argv[] = { "swaks", "--server", server, "--from", "sender@example.com", "--to", to,
-			       "--header", header_arg, "--body", "hello", NULL };
+	char server[32], data_arg[4200], *file = tu_write_file(dir, "message.eml", data);
+	const char *argv[] = { "swaks", "--server", server, "--from", "sender@example.com", "--to", to, "--data", data_arg,
+			       NULL };
 	struct tu_proc p;
 
 	snprintf(server, sizeof server, "127.0.0.1:%d", smtp_port);
-	snprintf(header_arg, sizeof header_arg, "Subject: %s", subject);
+	snprintf(data_arg, sizeof data_arg, "@%s", file);
 	tu_run(&p, argv, NULL, NULL);
 	if (p.status != 0)
 		fail_msg("swaks failed (%d):\n%s%s", p.status, p.out, p.err);
 	tu_proc_free(&p);
+	free(file);
+}
+
+static void send_mail(const char *to, const char *subject)
+{
+	char data[512];
+
+	snprintf(data, sizeof data, "From: sender@example.com\r\nTo: %s\r\nSubject: %s\r\n\r\nhello\r\n", to, subject);
+	send_message(to, data);
 }
 
 /* The event streams take their tenant from `tenant` in the query (EventSource cannot send
@@ -400,6 +425,132 @@ static void event_streams_take_the_tenant_from_the_query(void **state)
 	response_free(&r);
 }
 
+/* The id of the message of tenant with this subject (the test fails when there is none). */
+static char *message_id_of(const char *tenant, const char *subject)
+{
+	char extra[128];
+	struct response r;
+	json_t *j, *m;
+	size_t i;
+	char *id = NULL;
+
+	snprintf(extra, sizeof extra, "X-Pat-Tenant: %s\r\n", tenant);
+	request("GET", "/api/v3/messages", extra, &r);
+	assert_int_equal(r.status, 200);
+	j = json_loads(r.body, 0, NULL);
+	assert_non_null(j);
+	json_array_foreach(json_object_get(j, "messages"), i, m)
+		if (strcmp(json_string_value(json_object_get(m, "Subject")), subject) == 0)
+			id = strdup(json_string_value(json_object_get(m, "ID")));
+	if (id == NULL)
+		fail_msg("no message \"%s\" of %s: %s", subject, tenant, r.body);
+	json_decref(j);
+	response_free(&r);
+	return id;
+}
+
+/* The headers every answer of the HTML route carries, errors included. */
+static void expect_html_headers(const struct response *r, const char *what)
+{
+	expect_policy_headers(r, HTML_CSP, what);
+}
+
+/* A message's HTML body as a document of its own, for the UI's sandboxed frame: its styles kept,
+ * its cid: images inlined as data: URLs, under a policy that allows nothing else; in the
+ * caller's tenant (named by the header or, for a frame, the query); JSON 404s for an unknown id,
+ * another tenant's message and a message without HTML. */
+static void message_html_on_its_own(void **state)
+{
+	static const char styled[] =
+		"From: a@example.com\r\nTo: b@" HTML_DOMAIN "\r\nSubject: styled\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/related; boundary=\"rel\"\r\n\r\n"
+		"--rel\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+		"<html><head><style>#g { color: rgb(1, 2, 3) }</style></head><body>"
+		"<h1 id=\"g\" style=\"font-weight: 700\">Gr\xc3\xbc\xc3\x9f" "e</h1><img src=\"cid:logo@pat\">"
+		"<img src=\"cid:nope@pat\"><script>alert(1)</script></body></html>\r\n"
+		"--rel\r\nContent-Type: image/png\r\nContent-ID: <logo@pat>\r\nContent-Disposition: inline\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\nUGF0\r\n--rel--\r\n";
+	static const char plain[] = "From: a@example.com\r\nTo: b@" HTML_DOMAIN "\r\nSubject: plain\r\n\r\nno HTML here\r\n";
+	char target[256], *id, *plain_id;
+	struct response r;
+
+	(void)state;
+	send_message("b@" HTML_DOMAIN, styled);
+	send_message("b@" HTML_DOMAIN, plain);
+	id = message_id_of(HTML_TENANT, "styled");
+	plain_id = message_id_of(HTML_TENANT, "plain");
+
+	/* The tenant in the query, as the UI's frame names it. */
+	snprintf(target, sizeof target, "/api/v3/messages/%s/html?tenant=" HTML_TENANT, id);
+	request("GET", target, NULL, &r);
+	if (r.status != 200)
+		fail_msg("GET %s: %d %s", target, r.status, r.body);
+	assert_string_equal(header(&r, "content-type"), "text/html; charset=utf-8");
+	expect_html_headers(&r, target);
+	assert_string_equal(header(&r, "cache-control"), "no-store");
+	assert_non_null(strstr(r.body, "<style>#g { color: rgb(1, 2, 3) }</style>"));
+	assert_non_null(strstr(r.body, "style=\"font-weight: 700\">Gr\xc3\xbc\xc3\x9f" "e</h1>"));
+	assert_non_null(strstr(r.body, "<img src=\"data:image/png;base64,UGF0\">"));
+	assert_null(strstr(r.body, "cid:logo@pat"));
+	assert_non_null(strstr(r.body, "<img src=\"cid:nope@pat\">"));
+	response_free(&r);
+
+	/* The tenant in the header, as every other API call names it. */
+	snprintf(target, sizeof target, "/api/v3/messages/%s/html", id);
+	request("GET", target, "X-Pat-Tenant: " HTML_TENANT "\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "base64,UGF0"));
+	response_free(&r);
+
+	/* Another tenant's message is unknown, by the header, the query or the listener's tenant. */
+	request("GET", target, NULL, &r);
+	expect_json_error(&r, 404, "the message in the default tenant");
+	expect_html_headers(&r, "the message in the default tenant");
+	response_free(&r);
+	request("GET", target, "X-Pat-Tenant: " EVENTS_TENANT "\r\n", &r);
+	expect_json_error(&r, 404, "the message in another tenant");
+	response_free(&r);
+	snprintf(target, sizeof target, "/api/v3/messages/%s/html?tenant=" BROWSER_TENANT, id);
+	request("GET", target, NULL, &r);
+	expect_json_error(&r, 404, "the message in another tenant, by the query");
+	response_free(&r);
+	snprintf(target, sizeof target, "/api/v3/messages/%s/html?tenant=" HTML_TENANT, id);
+	request("GET", target, "X-Pat-Tenant: " EVENTS_TENANT "\r\n", &r);
+	expect_json_error(&r, 400, "header and query disagree");
+	response_free(&r);
+	snprintf(target, sizeof target, "/api/v3/messages/%s/html?tenant=Not_A_Tenant", id);
+	request("GET", target, NULL, &r);
+	expect_json_error(&r, 400, "a bad tenant");
+	response_free(&r);
+	snprintf(target, sizeof target, "/api/v3/messages/%s/html?x=1", id);
+	request("GET", target, "X-Pat-Tenant: " HTML_TENANT "\r\n", &r);
+	expect_json_error(&r, 400, "an unknown query parameter");
+	response_free(&r);
+
+	/* Unknown ids: well-formed, and not ids at all. */
+	request("GET", "/api/v3/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV/html?tenant=" HTML_TENANT, NULL, &r);
+	expect_json_error(&r, 404, "an unknown id");
+	expect_html_headers(&r, "an unknown id");
+	response_free(&r);
+	request("GET", "/api/v3/messages/..%2F..%2Fetc/html?tenant=" HTML_TENANT, NULL, &r);
+	expect_json_error(&r, 404, "not an id");
+	response_free(&r);
+
+	/* A message without HTML. */
+	snprintf(target, sizeof target, "/api/v3/messages/%s/html?tenant=" HTML_TENANT, plain_id);
+	request("GET", target, NULL, &r);
+	expect_json_error(&r, 404, "a message without HTML");
+	expect_html_headers(&r, "a message without HTML");
+	assert_non_null(strstr(r.body, "has no HTML body"));
+	response_free(&r);
+
+	request("DELETE", "/api/v3/messages", "X-Pat-Tenant: " HTML_TENANT "\r\n", &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+	free(id);
+	free(plain_id);
+}
+
 /* The UI's checks in headless Chromium (tests/e2e/webui.test.js). */
 static void the_web_ui_in_a_browser(void **state)
 {
@@ -440,6 +591,7 @@ int main(void)
 		cmocka_unit_test(ui_files_with_security_headers),
 		cmocka_unit_test(unknown_files_are_json_404s),
 		cmocka_unit_test(event_streams_take_the_tenant_from_the_query),
+		cmocka_unit_test(message_html_on_its_own),
 		cmocka_unit_test(the_web_ui_in_a_browser),
 	};
 

@@ -582,6 +582,67 @@ static void utf8_and_html_helpers(void **state)
 	mem_free(s);
 }
 
+/* An HTML body with a cid: image, once plainly, once %-escaped and in upper case, and a cid:
+ * that names no part. */
+static const char related[] =
+	"From: a@example.com\r\nTo: b@example.org\r\nSubject: related\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: multipart/related; boundary=\"rel\"\r\n\r\n"
+	"--rel\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+	"<p style=\"color:red\"><img src=\"cid:logo@pat\"><img src='CID:logo%40pat'>"
+	"<div style=\"background:url(cid:logo@pat)\"></div><img src=\"cid:nope@pat\"></p>\r\n"
+	"--rel\r\nContent-Type: image/png\r\nContent-ID: <logo@pat>\r\nContent-Disposition: inline\r\n"
+	"Content-Transfer-Encoding: base64\r\n\r\nUGF0\r\n"
+	"--rel--\r\n";
+
+/* cid: URLs that name a part become data: URLs of its bytes; the rest stays as it is. */
+static void html_with_inline_parts(void **state)
+{
+	struct mime_view *v = view_of(related, sizeof related - 1);
+	struct pat_err err;
+	char *html = NULL;
+
+	(void)state;
+	assert_int_equal(v->n_inline, 1);
+	assert_int_equal(mime_html_inline_parts(related, sizeof related - 1, v, 1024, &html, &err), PAT_OK);
+	assert_string_equal(html, "<p style=\"color:red\"><img src=\"data:image/png;base64,UGF0\">"
+				  "<img src='data:image/png;base64,UGF0'>"
+				  "<div style=\"background:url(data:image/png;base64,UGF0)\"></div>"
+				  "<img src=\"cid:nope@pat\"></p>");
+	mem_free(html);
+	/* A part larger than the limit is left as a cid: URL. */
+	assert_int_equal(mime_html_inline_parts(related, sizeof related - 1, v, 2, &html, &err), PAT_OK);
+	assert_non_null(strstr(html, "src=\"cid:logo@pat\""));
+	assert_null(strstr(html, "data:"));
+	mem_free(html);
+	for (long n = 0;; n++) {
+		int rv;
+
+		mem_fail_after(n, false);
+		rv = mime_html_inline_parts(related, sizeof related - 1, v, 1024, &html, &err);
+		mem_fail_reset();
+		if (rv == PAT_OK) {
+			assert_non_null(strstr(html, "base64,UGF0"));
+			mem_free(html);
+			break;
+		}
+		assert_int_equal(rv, PAT_ENOMEM);
+		assert_null(html);
+		assert_true(n < 1000);
+	}
+	mime_view_free(v);
+	/* A message without parts: the body as it is, cid: URLs included. */
+	{
+		static const char single[] = "Content-Type: text/html\r\n\r\n<img src=\"cid:logo@pat\">\r\n";
+
+		v = view_of(single, sizeof single - 1);
+		assert_int_equal(mime_html_inline_parts(single, sizeof single - 1, v, 1024, &html, &err), PAT_OK);
+		assert_non_null(strstr(html, "<img src=\"cid:logo@pat\">"));
+		assert_string_equal(html, v->html);
+		mem_free(html);
+		mime_view_free(v);
+	}
+}
+
 /* Every allocation of a view, its JSON and a part lookup may fail: the answer is PAT_ENOMEM
  * and nothing leaks (LeakSanitizer checks under SANITIZE=1). */
 static void allocation_failures(void **state)
@@ -650,6 +711,7 @@ int main(void)
 		cmocka_unit_test(junk_never_fails),
 		cmocka_unit_test(part_ids),
 		cmocka_unit_test(utf8_and_html_helpers),
+		cmocka_unit_test(html_with_inline_parts),
 		cmocka_unit_test(allocation_failures),
 	};
 	return cmocka_run_group_tests_name("mime", tests, NULL, NULL);
