@@ -134,7 +134,7 @@ const mime = (() => {
 // Summary: {id, from: {name, address}, to: [{name, address}], subject, date: Date, size,
 //           read (true/false, or undefined when the server does not track it), attachments}
 // Message: Summary + {cc, text, html, attachments: [{name, type, size, url}],
-//           inline: [{cid, type, url | dataUrl}], headers (object or undefined), rawUrl}
+//           headers (object or undefined), rawUrl}
 
 const api = (() => {
   let tenant = ''
@@ -226,7 +226,6 @@ const api = (() => {
         text: m.Text || '',
         html: m.HTML || '',
         attachments: (m.Attachments || []).map(part),
-        inline: (m.Inline || []).map(part),
         headers: undefined,
         rawUrl: `/api/v1/message/${enc(id)}/raw`
       })
@@ -261,10 +260,11 @@ const api = (() => {
     }
   }
 
-  // Text, HTML, attachments and inline parts of a MailHog Message. Parts are top-level; a
-  // nested multipart carries its own MIME. Only top-level parts can be downloaded alone.
+  // Text, HTML and attachments of a MailHog Message (inline parts, shown in the HTML, are not
+  // attachments). Parts are top-level; a nested multipart carries its own MIME. Only top-level
+  // parts can be downloaded alone.
   function mhParts(m) {
-    const out = { text: '', html: '', attachments: [], inline: [] }
+    const out = { text: '', html: '', attachments: [] }
     const visit = (content, top) => {
       const h = content.Headers || {}
       const type = mime.parseParams(mime.first(h, 'Content-Type') || 'text/plain')
@@ -285,13 +285,7 @@ const api = (() => {
       } else if (type.value === 'text/plain' && !out.text) {
         out.text = mime.decodeBody(content.Body, h)
       } else if (cid) {
-        const b64 = mime.first(h, 'Content-Transfer-Encoding').trim().toLowerCase() === 'base64'
-        out.inline.push({
-          cid,
-          type: type.value,
-          url,
-          dataUrl: b64 ? `data:${type.value};base64,${(content.Body || '').replace(/\s+/g, '')}` : ''
-        })
+        // An inline part: the server puts it into the HTML it serves for the frame.
       } else if (name || top >= 0) {
         out.attachments.push({ name: name || `part-${top}`, type: type.value, size: (content.Body || '').length, url })
       }
@@ -347,6 +341,9 @@ const api = (() => {
     blob: async url => (await request('GET', url)).blob(),
     remove: id => impl().remove(id),
     removeAll: () => impl().removeAll(),
+    // The message's HTML as a document of its own, with a policy of its own (styles and data:
+    // images only); a frame sends no headers, so the tenant goes in the query.
+    htmlUrl: id => `/api/v3/messages/${enc(id)}/html` + (tenant ? `?${q({ tenant })}` : ''),
     // New-message events (the SSE stream; EventSource cannot send headers, so the tenant goes
     // in the query). Returns a function that closes the stream.
     subscribe(onMessage, onState) {
@@ -525,53 +522,16 @@ function selectTab(name, focus) {
   if (state.message) fillTab(name)
 }
 
-// The HTML body in a frame that may run nothing and load nothing from elsewhere: the
-// sandbox allows neither scripts nor same-origin access, and the document's own policy
-// allows only images and fonts inlined as data: URLs.
-const FRAME_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'"
-
-function escapeAttr(s) {
-  return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')
-}
-
-async function inlineImages(msg, html) {
-  for (const part of msg.inline) {
-    if (!part.cid || html.indexOf(`cid:${part.cid}`) === -1) continue
-    let url = part.dataUrl
-    if (!url && part.url) {
-      try {
-        const blob = await api.blob(part.url)
-        if (blob.size > 5 * 1024 * 1024) continue
-        url = await new Promise((resolve, reject) => {
-          const r = new FileReader()
-          r.onload = () => resolve(r.result)
-          r.onerror = () => reject(r.error)
-          r.readAsDataURL(blob)
-        })
-      } catch {
-        continue
-      }
-    }
-    if (url) html = html.split(`cid:${part.cid}`).join(escapeAttr(url))
-  }
-  return html
-}
-
-async function showHtml(msg) {
+// The HTML body in a frame that may run nothing and load nothing from elsewhere: the sandbox
+// allows neither scripts nor same-origin access, and the document comes from the server with
+// a policy of its own that allows the message's own styles and data: images (its cid: parts,
+// inlined by the server) and nothing else. A srcdoc document would inherit this page's policy,
+// whose style-src 'self' drops the message's styles.
+function showHtml(msg) {
   const frame = $('html-frame')
   $('no-html').hidden = !!msg.html
   frame.hidden = !msg.html
-  if (!msg.html) {
-    frame.srcdoc = ''
-    return
-  }
-  const html = await inlineImages(msg, msg.html.replace(/^\s*<!doctype[^>]*>/i, ''))
-  if (state.message !== msg) return
-  frame.srcdoc =
-    '<!doctype html><meta charset="utf-8">' +
-    `<meta http-equiv="Content-Security-Policy" content="${escapeAttr(FRAME_CSP)}">` +
-    '<meta name="referrer" content="no-referrer">' +
-    html
+  frame.src = msg.html ? api.htmlUrl(msg.id) : 'about:blank'
 }
 
 async function fillTab(name) {
@@ -674,7 +634,7 @@ function closeMessage() {
   state.message = null
   $('view').hidden = true
   $('placeholder').hidden = false
-  $('html-frame').srcdoc = ''
+  $('html-frame').src = 'about:blank'
 }
 
 // -- deletes --

@@ -1,5 +1,6 @@
 // The web UI in a real browser (Debian's Chromium, driven by playwright-core) against a running
-// `pat serve`: mail sent over SMTP appears in the list live, opens in every tab, downloads its
+// `pat serve`: mail sent over SMTP appears in the list live, opens in every tab (its HTML styled
+// as its own <style> says, its cid: image shown, its script not run), downloads its
 // attachment, is found by search, stays in its tenant and is deleted, once through Mailpit's API
 // and once through MailHog's (the UI's fallback). The page must load nothing from another
 // origin and must carry its Content-Security-Policy.
@@ -23,6 +24,8 @@ const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 const TIMEOUT = 20000
+// A 1x1 PNG, the inline image of the HTML part.
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='
 
 function crlf(data) {
   const text = data.replace(/\r?\n/g, '\r\n')
@@ -82,15 +85,30 @@ const welcome = [
   '',
   'This is the plain text part, with an =C3=BCmlaut.',
   '--alt-b0undary',
+  'Content-Type: multipart/related; boundary="rel-b0undary"',
+  '',
+  '--rel-b0undary',
   'Content-Type: text/html; charset=utf-8',
   '',
-  '<html><head><title>t</title></head><body>',
+  '<html><head><title>t</title>',
+  '<style>#greeting { color: rgb(1, 2, 3) } .boxed { background-image: url(TRAP/bg.png) }</style>',
+  '</head><body>',
   '<h1 id="greeting">Hello from the HTML part</h1>',
+  '<p id="styled" class="boxed" style="font-weight: 700">styled by its attribute</p>',
+  '<img id="logo" src="cid:logo@pat.test" alt="logo">',
   '<p id="script-target">static</p>',
   '<script>document.getElementById("script-target").textContent = "script ran"</script>',
   '<link rel="stylesheet" href="TRAP/style.css">',
   '<img id="remote" src="TRAP/track.png" alt="remote">',
   '</body></html>',
+  '--rel-b0undary',
+  'Content-Type: image/png',
+  'Content-ID: <logo@pat.test>',
+  'Content-Disposition: inline; filename="logo.png"',
+  'Content-Transfer-Encoding: base64',
+  '',
+  PNG,
+  '--rel-b0undary--',
   '--alt-b0undary--',
   '--mixed-b0undary',
   'Content-Type: text/csv; name="report.csv"',
@@ -196,12 +214,21 @@ async function scenario(browser, trapOrigin, dialect) {
   }
   const frameEl = page.locator('#html-frame')
   assert.strictEqual(await frameEl.getAttribute('sandbox'), '')
-  await page.waitForFunction(() => document.getElementById('html-frame').srcdoc.includes('Hello from the HTML part'))
-  const srcdoc = await frameEl.getAttribute('srcdoc')
-  assert.ok(srcdoc.includes(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:;`), srcdoc)
+  assert.strictEqual(await frameEl.getAttribute('srcdoc'), null)
+  const welcomeId = await item(welcomeSubject).getAttribute('data-id')
+  assert.strictEqual(await frameEl.getAttribute('src'), `/api/v3/messages/${welcomeId}/html`)
   const frame = page.frameLocator('#html-frame')
   assert.strictEqual(await frame.locator('#greeting').textContent(), 'Hello from the HTML part')
   assert.strictEqual(await frame.locator('#script-target').textContent(), 'static', 'a script ran in the frame')
+
+  check("the message's own styles apply in the frame, and its cid: image shows")
+  const htmlFrame = page.frames().find(f => f.url() === `${base}/api/v3/messages/${welcomeId}/html`)
+  assert.ok(htmlFrame, `no frame of the message's HTML among ${page.frames().map(f => f.url())}`)
+  assert.strictEqual(await htmlFrame.locator('#greeting').evaluate(e => getComputedStyle(e).color), 'rgb(1, 2, 3)')
+  assert.strictEqual(await htmlFrame.locator('#styled').evaluate(e => getComputedStyle(e).fontWeight), '700')
+  assert.strictEqual(await htmlFrame.locator('#logo').getAttribute('src'), `data:image/png;base64,${PNG}`)
+  assert.strictEqual(await htmlFrame.locator('#logo').evaluate(e => e.decode().then(() => e.naturalWidth)), 1)
+  assert.strictEqual(await htmlFrame.locator('#remote').evaluate(e => e.naturalWidth), 0, 'a remote image loaded')
 
   check('the text tab (keyboard: arrow keys move between tabs)')
   await page.focus('#tab-html')
