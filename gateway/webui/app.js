@@ -1,10 +1,12 @@
-// Pat's web UI: a message list that follows the live event stream, search, a message view
-// (HTML in a sandboxed frame, text, headers, raw source, attachments), deletes and a tenant
-// switcher. Plain JavaScript, no dependencies, nothing loaded from elsewhere.
+// Pat's web UI: a message list that follows the live event stream (new mail and deletions),
+// search, a message view (HTML in a sandboxed frame, text, headers, raw source, attachments),
+// deletes and a tenant switcher. Plain JavaScript, no dependencies, nothing loaded from
+// elsewhere.
 //
-// It has two parts: `api`, the data layer, which speaks Mailpit's API when the server offers it
-// (GET /api/v1/info answers 200) and MailHog's otherwise, and hands the rest of the page the same
-// plain objects either way; and the page itself.
+// It has two parts: `api`, the data layer, which reads messages through Mailpit's API when the
+// server offers it (GET /api/v1/info answers 200) and MailHog's otherwise, and hands the rest of
+// the page the same plain objects either way; and the page itself. Live events and a message's
+// HTML come from Pat's own API (/api/v3/events, /api/v3/messages/{id}/html) in either case.
 'use strict'
 
 // ---- MIME helpers (MailHog's JSON leaves bodies and headers encoded) ----
@@ -344,15 +346,46 @@ const api = (() => {
     // The message's HTML as a document of its own, with a policy of its own (styles and data:
     // images only); a frame sends no headers, so the tenant goes in the query.
     htmlUrl: id => `/api/v3/messages/${enc(id)}/html` + (tenant ? `?${q({ tenant })}` : ''),
-    // New-message events (the SSE stream; EventSource cannot send headers, so the tenant goes
-    // in the query). Returns a function that closes the stream.
-    subscribe(onMessage, onState) {
-      const url = '/api/v1/events' + (tenant ? `?${q({ tenant })}` : '')
-      const es = new EventSource(url)
-      es.addEventListener('open', () => onState(true))
-      es.addEventListener('error', () => onState(false))
-      es.addEventListener('data', ev => onMessage(ev.data))
-      return () => es.close()
+    // Live events of the tenant from Pat's WebSocket (a WebSocket cannot send headers either):
+    // onEvent gets {type: 'new', id}, {type: 'deleted', id} or {type: 'deleted', all: true};
+    // onState(true) once the stream is open and onState(false) when it drops, after which it
+    // connects again, waiting longer after each failure (up to 10 s). Returns a function that
+    // closes it for good.
+    subscribe(onEvent, onState) {
+      const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
+      const url = `${scheme}//${location.host}/api/v3/events` + (tenant ? `?${q({ tenant })}` : '')
+      let ws = null
+      let timer = 0
+      let delay = 500
+      let closed = false
+      const connect = () => {
+        ws = new WebSocket(url)
+        ws.addEventListener('open', () => {
+          delay = 500
+          onState(true)
+        })
+        ws.addEventListener('message', ev => {
+          let event
+          try {
+            event = JSON.parse(ev.data)
+          } catch {
+            return
+          }
+          if (event && typeof event.type === 'string') onEvent(event)
+        })
+        ws.addEventListener('close', () => {
+          if (closed) return
+          onState(false)
+          timer = setTimeout(connect, delay)
+          delay = Math.min(delay * 2, 10000)
+        })
+      }
+      connect()
+      return () => {
+        closed = true
+        clearTimeout(timer)
+        if (ws) ws.close()
+      }
     }
   }
 })()
@@ -371,6 +404,7 @@ const state = {
   selected: null, // id
   message: null, // the open Message
   closeEvents: null,
+  listFailed: false, // the status line shows a failure to load the list
   refreshTimer: 0,
   loadSeq: 0,
   openSeq: 0
@@ -461,10 +495,14 @@ async function loadList() {
     state.items = page.items
     state.total = page.total
     state.unread = page.unread
-    status('')
+    // A failure to load is over; any other news stays.
+    if (state.listFailed) status('')
+    state.listFailed = false
     renderList()
   } catch (e) {
-    if (seq === state.loadSeq) status(`Cannot load messages: ${e.message}`)
+    if (seq !== state.loadSeq) return
+    state.listFailed = true
+    status(`Cannot load messages: ${e.message}`)
   }
 }
 
@@ -476,6 +514,7 @@ async function loadMore() {
     state.total = page.total
     renderList()
   } catch (e) {
+    state.listFailed = true
     status(`Cannot load messages: ${e.message}`)
   }
 }
@@ -498,15 +537,63 @@ function setLive(on) {
 function startEvents() {
   if (state.closeEvents) state.closeEvents()
   let wasOpen = false
-  state.closeEvents = api.subscribe(
-    () => scheduleRefresh(),
-    on => {
-      setLive(on)
-      // Back after a break: what arrived meanwhile was not announced.
-      if (on && wasOpen) scheduleRefresh()
-      if (on) wasOpen = true
-    }
-  )
+  state.closeEvents = api.subscribe(onEvent, on => {
+    setLive(on)
+    // Back after a break: what came and went meanwhile was not announced.
+    if (on && wasOpen) resync()
+    if (on) wasOpen = true
+  })
+}
+
+function onEvent(event) {
+  if (event.type === 'new') scheduleRefresh()
+  else if (event.type === 'deleted' && event.all === true) removedAll()
+  else if (event.type === 'deleted' && typeof event.id === 'string') removed(event.id)
+}
+
+// The open message is gone: close it and say so.
+function closeGone(text) {
+  closeMessage()
+  status(text, true)
+}
+
+// A message was deleted (here, in another tab or by another client): it leaves the list and,
+// when open, the view at once; the list and its counts are then read again. A load already
+// under way may predate the deletion, so its answer is dropped.
+function removed(id) {
+  const item = state.items.find(m => m.id === id)
+  state.loadSeq++
+  if (item) {
+    state.items = state.items.filter(m => m !== item)
+    state.total = Math.max(0, state.total - 1)
+    if (item.read === false && state.unread) state.unread--
+  }
+  if (state.selected === id) closeGone('The open message was deleted.')
+  if (item) renderList()
+  scheduleRefresh()
+}
+
+// The tenant's mailbox was emptied.
+function removedAll() {
+  state.loadSeq++
+  state.items = []
+  state.total = 0
+  state.unread = undefined
+  if (state.selected !== null) closeGone('All messages were deleted, the open one too.')
+  renderList()
+  scheduleRefresh()
+}
+
+// After the stream was down: read the list again, and close the open message if it went.
+async function resync() {
+  scheduleRefresh()
+  const id = state.selected
+  if (id === null) return
+  try {
+    await api.message(id)
+  } catch (e) {
+    if (e.status === 404 && state.selected === id) closeGone('The open message was deleted.')
+  }
 }
 
 // -- message view --
@@ -630,11 +717,13 @@ async function openMessage(id) {
 }
 
 function closeMessage() {
+  state.openSeq++ // a message still loading is not shown
   state.selected = null
   state.message = null
   $('view').hidden = true
   $('placeholder').hidden = false
   $('html-frame').src = 'about:blank'
+  for (const b of $('messages').querySelectorAll('button[aria-current]')) b.removeAttribute('aria-current')
 }
 
 // -- deletes --
@@ -664,15 +753,13 @@ async function deleteSelected() {
       return
     }
   }
-  state.items = state.items.filter(m => m.id !== msg.id)
-  state.total = Math.max(0, state.total - 1)
+  // As if announced (the stream's own event for it may come before or after: either way once).
+  removed(msg.id)
   closeMessage()
-  renderList()
   status('Message deleted.', true)
   const next = $('messages').querySelectorAll('button[data-id]')[Math.min(index, state.items.length - 1)]
   if (next) next.focus()
   else $('search').focus()
-  scheduleRefresh()
 }
 
 async function deleteAll() {
@@ -685,13 +772,8 @@ async function deleteAll() {
     status(`Cannot delete: ${e.message}`)
     return
   }
-  closeMessage()
-  state.items = []
-  state.total = 0
-  state.unread = undefined
-  renderList()
+  removedAll()
   status('All messages deleted.', true)
-  scheduleRefresh()
 }
 
 // -- tenants --

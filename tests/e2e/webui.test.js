@@ -2,8 +2,10 @@
 // `pat serve`: mail sent over SMTP appears in the list live, opens in every tab (its HTML styled
 // as its own <style> says, its cid: image shown, its script not run), downloads its
 // attachment, is found by search, stays in its tenant and is deleted, once through Mailpit's API
-// and once through MailHog's (the UI's fallback). The page must load nothing from another
-// origin and must carry its Content-Security-Policy.
+// and once through MailHog's (the UI's fallback). Deletions by other clients leave the open page
+// live (one, and all), closing the open message; after the event stream drops, the page
+// connects again and catches up. The page must load nothing from another origin and must carry
+// its Content-Security-Policy.
 // Environment: PAT_HTTP_PORT, PAT_SMTP_PORT, PAT_OTHER_DOMAIN (a recipient domain that
 // belongs to tenant PAT_OTHER_TENANT), CHROMIUM (default /usr/bin/chromium).
 // Exit status 0 when every check passes.
@@ -169,7 +171,33 @@ async function scenario(browser, trapOrigin, dialect) {
     if (foreign.has(r)) foreign.set(r, r.failure() ? r.failure().errorText : 'failed')
   })
   page.on('pageerror', e => pageErrors.push(e.message))
+  // The UI's event streams pass through here, so that the test can drop one and lose the
+  // events it would carry (as when the server restarts).
+  const streams = []
+  await context.routeWebSocket(/\/api\/v3\/events(\?|$)/, ws => {
+    const stream = { url: ws.url(), ws, muted: false }
+    const server = ws.connectToServer()
+    server.onMessage(m => {
+      if (!stream.muted) ws.send(m)
+    })
+    streams.push(stream)
+  })
   const mailpit = dialect === 'mailpit'
+  const api = (method, path, options = {}) =>
+    fetch(base + path, { method, ...options }).then(r => {
+      assert.strictEqual(r.status, 200, `${method} ${path}`)
+      return r
+    })
+  const idOf = subject => item(subject).getAttribute('data-id')
+  const open = async subject => {
+    await item(subject).locator('button').click()
+    await page.waitForFunction(s => document.getElementById('v-subject').textContent === s, subject)
+  }
+  const closedWith = text =>
+    page.waitForFunction(
+      t => document.getElementById('view').hidden && document.getElementById('status').textContent === t,
+      text
+    )
   const requested = re => apiRequests.some(r => re.test(r.path))
 
   const items = page.locator('#messages li')
@@ -215,7 +243,7 @@ async function scenario(browser, trapOrigin, dialect) {
   const frameEl = page.locator('#html-frame')
   assert.strictEqual(await frameEl.getAttribute('sandbox'), '')
   assert.strictEqual(await frameEl.getAttribute('srcdoc'), null)
-  const welcomeId = await item(welcomeSubject).getAttribute('data-id')
+  const welcomeId = await idOf(welcomeSubject)
   assert.strictEqual(await frameEl.getAttribute('src'), `/api/v3/messages/${welcomeId}/html`)
   const frame = page.frameLocator('#html-frame')
   assert.strictEqual(await frame.locator('#greeting').textContent(), 'Hello from the HTML part')
@@ -298,7 +326,7 @@ async function scenario(browser, trapOrigin, dialect) {
   const list = after.find(r => r.path === '/api/v2/messages' || r.path === '/api/v1/messages')
   assert.ok(list, 'no list request after the switch')
   assert.strictEqual(list.headers['x-pat-tenant'], otherTenant)
-  assert.ok(after.some(r => r.url.endsWith(`/api/v1/events?tenant=${otherTenant}`)), 'no event stream of the tenant')
+  assert.ok(streams.some(st => st.url.endsWith(`/api/v3/events?tenant=${otherTenant}`)), 'no event stream of the tenant')
   await sendMail('someone@example.com', [`team@${otherDomain}`], 'Subject: For the other team\n\nhello')
   await item('For the other team').waitFor()
   assert.strictEqual(await items.count(), 1)
@@ -308,6 +336,49 @@ async function scenario(browser, trapOrigin, dialect) {
   await page.press('#tenant', 'Enter')
   await page.waitForFunction(() => document.querySelectorAll('#messages li').length === 2)
   assert.strictEqual(await item('For the other team').count(), 0)
+
+  check('a message deleted by another client leaves the list live, and its open view closes')
+  await page.waitForFunction(() => document.getElementById('live').classList.contains('on'))
+  await sendMail('alice@example.com', ['bob@example.org'], 'Subject: Short-lived one\n\nsoon gone')
+  await item('Short-lived one').waitFor()
+  await page.waitForFunction(() => document.getElementById('count').textContent.startsWith('3 messages'))
+  await open('Short-lived one')
+  const shortId = await idOf('Short-lived one')
+  if (mailpit)
+    await api('DELETE', '/api/v1/messages', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ IDs: [shortId] }) })
+  else await api('DELETE', `/api/v1/messages/${shortId}`)
+  await closedWith('The open message was deleted.')
+  await page.waitForFunction(() => document.getElementById('count').textContent.startsWith('2 messages'))
+  assert.strictEqual(await item('Short-lived one').count(), 0)
+  assert.strictEqual(await items.count(), 2)
+  assert.ok(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded')
+  // One that is not open, through Pat's API.
+  await sendMail('alice@example.com', ['bob@example.org'], 'Subject: Short-lived two\n\nsoon gone')
+  await item('Short-lived two').waitFor()
+  await api('DELETE', `/api/v3/messages/${await idOf('Short-lived two')}`)
+  await item('Short-lived two').waitFor({ state: 'detached' })
+  await page.waitForFunction(() => document.getElementById('count').textContent.startsWith('2 messages'))
+
+  check('after the event stream drops, the page connects again and catches up')
+  await sendMail('alice@example.com', ['bob@example.org'], 'Subject: Short-lived three\n\nsoon gone')
+  await item('Short-lived three').waitFor()
+  await open('Short-lived three')
+  const dropped = streams[streams.length - 1]
+  const streamsBefore = streams.length
+  dropped.muted = true // what the server announces from now on is lost
+  await api('DELETE', `/api/v3/messages/${await idOf('Short-lived three')}`)
+  await sendMail('carol@example.com', ['bob@example.org'], 'Subject: Arrived while away\n\nhello')
+  await dropped.ws.close()
+  await item('Arrived while away').waitFor()
+  await closedWith('The open message was deleted.')
+  assert.strictEqual(await item('Short-lived three').count(), 0)
+  assert.ok(streams.length > streamsBefore, 'the stream was not opened again')
+  await page.waitForFunction(() => document.getElementById('live').classList.contains('on'))
+  assert.ok(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded')
+  // The new stream carries events again.
+  await api('DELETE', `/api/v3/messages/${await idOf('Arrived while away')}`)
+  await item('Arrived while away').waitFor({ state: 'detached' })
+  await page.waitForFunction(() => document.getElementById('count').textContent.startsWith('2 messages'))
 
   check('delete one message, after confirming (keyboard: Delete)')
   await item(welcomeSubject).locator('button').click()
@@ -326,6 +397,16 @@ async function scenario(browser, trapOrigin, dialect) {
   assert.strictEqual(await item(welcomeSubject).count(), 0)
   const gone = await fetch(`${base}/api/v1/messages/${id}`)
   assert.strictEqual(gone.status, 404)
+
+  check('delete-all by another client empties the open page and closes the open message')
+  await open('Invoice 42')
+  if (mailpit) await api('DELETE', '/api/v3/messages')
+  else await api('DELETE', '/api/v1/messages') // MailHog's, without a body
+  await closedWith('All messages were deleted, the open one too.')
+  await page.waitForFunction(() => document.getElementById('count').textContent === '0 messages')
+  assert.strictEqual(await items.count(), 0)
+  await sendMail('billing@example.net', ['bob@example.org'], invoice)
+  await item('Invoice 42').waitFor()
 
   check('delete all, after confirming')
   await page.click('#delete-all')
