@@ -7,7 +7,8 @@
  *
  *   from: to: cc: bcc: reply-to:    a substring of that address header
  *   addressed:                      a substring of any of the five
- *   subject: message-id:            a substring of the subject or Message-ID
+ *   subject:                        words of the subject, as free text
+ *   message-id:                     a substring of the Message-ID
  *   tag:                            a tag, whole
  *   is:read is:unread is:tagged has:attachment(s) has:inline(s)
  *   larger:SIZE smaller:SIZE        2M, 1.5MB, 500K, 1024 (binary multiples)
@@ -18,7 +19,8 @@
  *                                   the date carries its own offset
  *
  * Anything else, an unknown "x:" prefix included, is free text (Mailpit does the same):
- * words found in the subject, addresses or body, each word a prefix. An operator with nothing
+ * words found in the subject, addresses or body, whole but stemmed ("teapot" finds "teapots"),
+ * and a prefix when it ends in '*' ("invo*" finds "invoice"). An operator with nothing
  * after it ("to:") is ignored, as in Mailpit. Unlike Mailpit, which ignores a date it cannot
  * read and searches for a size it cannot read as text, a bad date or size is an error naming
  * the term, as is an unterminated quote. */

@@ -13,7 +13,7 @@
 #include "lib/ulid.h"
 
 /* The schema version this build of Pat writes. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* Bring the schema up to STORE_SCHEMA_VERSION, one transaction per migration. Safe to run
  * again and from several processes at once: an applied migration is skipped. *version gets
@@ -101,15 +101,16 @@ int store_delete_all(struct dq_leader *l, const char *tenant, int64_t *deleted, 
  * by gateway/query. */
 
 enum store_term_kind {
-	STORE_TERM_TEXT,           /* text: words or a phrase in subject, addresses or body (full-text, word prefixes) */
+	STORE_TERM_TEXT,           /* text: words or a phrase in subject, addresses or body (full-text: whole words; a
+	                            * trailing '*' makes the last word a prefix) */
 	STORE_TERM_FROM,           /* text: a substring of the From header, any case */
 	STORE_TERM_TO,             /* ... of To */
 	STORE_TERM_CC,             /* ... of Cc */
 	STORE_TERM_BCC,            /* ... of Bcc */
 	STORE_TERM_REPLY_TO,       /* ... of Reply-To */
 	STORE_TERM_ADDRESSED,      /* ... of any of those five */
-	STORE_TERM_SUBJECT,        /* ... of the subject */
-	STORE_TERM_MESSAGE_ID,     /* ... of the Message-ID */
+	STORE_TERM_SUBJECT,        /* text: words or a phrase of the subject (full-text, as STORE_TERM_TEXT) */
+	STORE_TERM_MESSAGE_ID,     /* text: a substring of the Message-ID, any case */
 	STORE_TERM_TAG,            /* text: one of the message's tags, whole, any case */
 	STORE_TERM_READ,           /* the message was read */
 	STORE_TERM_TAGGED,         /* it has a tag */
@@ -137,13 +138,21 @@ struct store_filter {
 };
 
 /* A filter as an SQL condition over the messages table, for the store's own statements and for
- * tests: sql holds "?" placeholders only, params their values. */
+ * tests: sql holds "?" placeholders only, params their values.
+ *
+ * The full-text terms that must hold (free text, subject:) become ONE FTS5 query, the
+ * negated ones joined to it with NOT: FTS5 intersects its own lists far faster than SQL can
+ * intersect one subquery per word. When there is such a query, sql starts with its condition
+ * and its one parameter (params[0] is fts), and rest is the condition of the other terms, with
+ * the parameters after it: a search can then be driven from the index. */
 struct store_where {
 	struct buf sql;                          /* "1" when the filter is empty */
 	struct dq_value params[5 * STORE_FILTER_MAX_TERMS];
 	unsigned n_params;
-	char *owned[STORE_FILTER_MAX_TERMS];     /* FTS5 queries the params point into */
+	char *owned[STORE_FILTER_MAX_TERMS + 1]; /* FTS5 queries the params point into */
 	unsigned n_owned;
+	const char *fts;                         /* the FTS5 query of the terms that must hold, or NULL */
+	struct buf rest;                         /* with fts: the other terms' condition ("1": none) */
 };
 int store_where_build(const struct store_filter *f, struct store_where *w, struct pat_err *err);
 void store_where_free(struct store_where *w);

@@ -318,7 +318,15 @@ static void searches_with_every_operator(void **state)
 		{ "", "210" },
 		{ "invoice", "0" },
 		{ "INVOICE 42", "0" },
-		{ "teapot", "10" },          /* a word prefix: "teapots" too */
+		{ "teapot", "10" },          /* stemmed: "teapots" too */
+		{ "teapots", "10" },
+		{ "teap", "" },              /* whole words ... */
+		{ "teap*", "10" },           /* ... but for a trailing '*' */
+		{ "tea*pot", "" },
+		{ "invoice -teapot", "" },
+		{ "teapot -invoice", "1" },
+		{ "teapot -subject:invoice", "1" },
+		{ "teapot sale -alice", "1" },
 		{ "-teapot", "2" },
 		{ "!teapot", "2" },
 		{ "\"sale this\"", "1" },
@@ -336,6 +344,12 @@ static void searches_with_every_operator(void **state)
 		{ "-addressed:news.example", "20" },
 		{ "subject:newsletter", "1" },
 		{ "subject:\"almost full\"", "2" },
+		{ "subject:newsl", "" },     /* the subject's words, as free text */
+		{ "subject:newsl*", "1" },
+		{ "subject:teapot", "" },    /* in the body, not the subject */
+		{ "subject:disk is:unread", "2" },
+		{ "subject:invoice is:read", "0" },
+		{ "subject:invoice is:unread", "" },
 		{ "-subject:newsletter", "20" },
 		{ "message-id:inv42", "0" },
 		{ "tag:urgent", "0" },

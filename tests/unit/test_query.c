@@ -235,25 +235,46 @@ static void where_sql(void **state)
 	assert_not_contains(w.sql.data, "it's");
 	assert_not_contains(w.sql.data, "%");
 	assert_contains(w.sql.data, "messages_fts MATCH ?");
-	assert_contains(w.sql.data, "NOT (instr(lower(subject), lower(?)) > 0)");
+	assert_not_contains(w.sql.data, "subject"); /* subject: is a column of the full-text query */
 	assert_contains(w.sql.data, "NOT (inline_parts > 0)");
-	/* it's | a b | from | DROP | TABLE | messages;-- | subject | tag | addressed (5) | larger | before */
-	assert_int_equal(w.n_params, 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 5 + 1 + 1);
-	assert_string_equal(w.params[0].bytes.ptr, "\"it's\" *");
-	assert_string_equal(w.params[1].bytes.ptr, "\"a b\" *"); /* the quotes were Mailpit's grouping */
-	assert_string_equal(w.params[2].bytes.ptr, "x'");
-	assert_string_equal(w.params[5].bytes.ptr, "\"messages --\" *"); /* cleaned as Mailpit cleans text */
+	/* Every full-text term is in ONE FTS5 query, the first parameter, and the rest follows. */
+	assert_string_equal(w.fts, "(\"it's\") AND (\"a b\") AND (\"DROP\") AND (\"TABLE\") AND (\"messages --\")"
+				   " NOT (subject : \"s%\")");
+	assert_ptr_equal(w.params[0].bytes.ptr, w.fts);
+	assert_string_equal(w.rest.data, "(instr(lower(from_hdr), lower(?)) > 0) AND (instr(',' || lower(tags) || ',', ',' || lower(?) || ',') > 0)"
+					 " AND ((instr(lower(from_hdr), lower(?)) > 0 OR instr(lower(to_hdr), lower(?)) > 0 OR instr(lower(cc_hdr), lower(?)) > 0"
+					 " OR instr(lower(bcc_hdr), lower(?)) > 0 OR instr(lower(reply_to), lower(?)) > 0)) AND (is_read <> 0)"
+					 " AND NOT (inline_parts > 0) AND (size > ?) AND (received_at < ?)");
+	/* the FTS5 query | from | tag | addressed (5) | larger | before */
+	assert_int_equal(w.n_params, 1 + 1 + 1 + 5 + 1 + 1);
+	assert_string_equal(w.params[1].bytes.ptr, "x'");
 	assert_int_equal(w.params[w.n_params - 1].integer, 1706659200000);
 	assert_int_equal(w.params[w.n_params - 2].integer, 1024);
 	store_where_free(&w);
 	query_free(&q);
-	/* A double quote inside a term reaches FTS5 doubled. */
+	/* A double quote inside a term reaches FTS5 doubled; a trailing '*' makes a prefix. */
 	{
-		struct store_term t = { STORE_TERM_TEXT, false, "say \"hi\"", 0 };
-		struct store_filter f = { &t, 1 };
+		struct store_term t[] = { { STORE_TERM_TEXT, false, "say \"hi\"", 0 }, { STORE_TERM_SUBJECT, false, "invo*", 0 },
+					  { STORE_TERM_TEXT, false, "*", 0 } };
+		struct store_filter f = { t, 3 };
 
 		assert_int_equal(store_where_build(&f, &w, &err), PAT_OK);
-		assert_string_equal(w.params[0].bytes.ptr, "\"say \"\"hi\"\"\" *");
+		assert_string_equal(w.params[0].bytes.ptr, "(\"say \"\"hi\"\"\") AND (subject : \"invo\" *) AND (\"\")");
+		assert_string_equal(w.rest.data, "1");
+		store_where_free(&w);
+	}
+	/* Full-text terms that are all negated: each its own condition, no FTS5 query to drive. */
+	{
+		struct store_term t[] = { { STORE_TERM_TEXT, true, "spam", 0 }, { STORE_TERM_SUBJECT, true, "ad", 0 } };
+		struct store_filter f = { t, 2 };
+
+		assert_int_equal(store_where_build(&f, &w, &err), PAT_OK);
+		assert_null(w.fts);
+		assert_string_equal(w.sql.data, "NOT (seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)) AND"
+						" NOT (seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?))");
+		assert_int_equal(w.n_params, 2);
+		assert_string_equal(w.params[0].bytes.ptr, "\"spam\"");
+		assert_string_equal(w.params[1].bytes.ptr, "subject : \"ad\"");
 		store_where_free(&w);
 	}
 	/* No filter: everything. */
