@@ -84,9 +84,9 @@ static const struct cli_option version_options[] = {
 const struct cli_command cli_commands[] = {
 	{ "serve", "[OPTIONS]", "run a complete single-node Pat (storage, SMTP and HTTP) in one process",
 	  "Run a complete Pat in one process: a single-node dqlite cluster in ./pat-data, the SMTP\n"
-	  "gateway on 127.0.0.1:1025 and the HTTP API (MailHog's) on 127.0.0.1:8025. A message is\n"
-	  "answered 250 once it is committed. The web UI is not in this build yet. SIGTERM or SIGINT\n"
-	  "stops it after answering every message and request already received.",
+	  "gateway on 127.0.0.1:1025, and the HTTP API (MailHog's, Mailpit's and Pat's own) with the\n"
+	  "web UI on http://127.0.0.1:8025/. A message is answered 250 once it is committed. SIGTERM\n"
+	  "or SIGINT stops it after answering every message and request already received.",
 	  serve_options, cli_cmd_serve, true },
 	{ "node", "[OPTIONS]", "run one dqlite storage node of a Pat cluster",
 	  "Run one storage node: a dqlite (Raft) member that bootstraps a new cluster or joins one\n"
