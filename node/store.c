@@ -8,6 +8,7 @@
 #include "node/store.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,14 +257,72 @@ int store_migrate(struct dq_leader *l, int *version, struct pat_err *err)
 
 /* ---- raw messages ---- */
 
+/* One zstd context per thread, kept for the thread's life: ZSTD_compress() and
+ * ZSTD_decompress() make and free one per call, and making one costs more than compressing a
+ * small message (measured: 18 us against 1 us for 1 KiB at level 3). */
+static pthread_key_t cctx_key, dctx_key;
+static pthread_once_t zstd_keys_once = PTHREAD_ONCE_INIT;
+static bool zstd_keys_ok;
+
+static void free_cctx(void *c)
+{
+	ZSTD_freeCCtx(c);
+}
+
+static void free_dctx(void *d)
+{
+	ZSTD_freeDCtx(d);
+}
+
+static void make_zstd_keys(void)
+{
+	zstd_keys_ok = pthread_key_create(&cctx_key, free_cctx) == 0;
+	if (zstd_keys_ok && pthread_key_create(&dctx_key, free_dctx) != 0) {
+		pthread_key_delete(cctx_key);
+		zstd_keys_ok = false;
+	}
+}
+
+/* This thread's compression context, or NULL (the caller then makes do with a new one). */
+static ZSTD_CCtx *thread_cctx(void)
+{
+	ZSTD_CCtx *c;
+
+	pthread_once(&zstd_keys_once, make_zstd_keys);
+	if (!zstd_keys_ok)
+		return NULL;
+	if ((c = pthread_getspecific(cctx_key)) == NULL && (c = ZSTD_createCCtx()) != NULL &&
+	    pthread_setspecific(cctx_key, c) != 0) {
+		ZSTD_freeCCtx(c);
+		c = NULL;
+	}
+	return c;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+	ZSTD_DCtx *d;
+
+	pthread_once(&zstd_keys_once, make_zstd_keys);
+	if (!zstd_keys_ok)
+		return NULL;
+	if ((d = pthread_getspecific(dctx_key)) == NULL && (d = ZSTD_createDCtx()) != NULL &&
+	    pthread_setspecific(dctx_key, d) != 0) {
+		ZSTD_freeDCtx(d);
+		d = NULL;
+	}
+	return d;
+}
+
 int store_pack_raw(const void *raw, size_t len, uint8_t **out, size_t *out_len, struct pat_err *err)
 {
 	size_t cap = ZSTD_compressBound(len), n;
+	ZSTD_CCtx *c = thread_cctx();
 
 	*out = mem_alloc(cap);
 	if (*out == NULL)
 		return err_set(err, PAT_ENOMEM, "out of memory");
-	n = ZSTD_compress(*out, cap, raw, len, 3);
+	n = c != NULL ? ZSTD_compressCCtx(c, *out, cap, raw, len, 3) : ZSTD_compress(*out, cap, raw, len, 3);
 	if (ZSTD_isError(n)) {
 		mem_free(*out);
 		*out = NULL;
@@ -277,6 +336,7 @@ int store_unpack_raw(const uint8_t *packed, size_t len, size_t max_size, uint8_t
 		     struct pat_err *err)
 {
 	unsigned long long size = ZSTD_getFrameContentSize(packed, len);
+	ZSTD_DCtx *d = thread_dctx();
 	size_t n;
 
 	*out = NULL;
@@ -287,7 +347,7 @@ int store_unpack_raw(const uint8_t *packed, size_t len, size_t max_size, uint8_t
 	*out = mem_alloc(size ? size : 1);
 	if (*out == NULL)
 		return err_set(err, PAT_ENOMEM, "out of memory");
-	n = ZSTD_decompress(*out, size, packed, len);
+	n = d != NULL ? ZSTD_decompressDCtx(d, *out, size, packed, len) : ZSTD_decompress(*out, size, packed, len);
 	if (ZSTD_isError(n) || n != size) {
 		mem_free(*out);
 		*out = NULL;
