@@ -5,6 +5,9 @@
  * answered with its status and a JSON error; tenants kept apart through X-Pat-Tenant; live
  * events on /api/events and /api/v3/events; and the npm `mailpit-api` client, unchanged. */
 #include "tests/lib/testutil.h"
+#include "tests/lib/http_client.h"
+#include "tests/lib/serve.h"
+#include "tests/lib/smtp_client.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -21,9 +24,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static char *dir, *log_path, node_address[32];
-static int smtp_port, http_port;
-static pid_t pid;
+static struct ts_serve serve;
 
 /* Messages of the default tenant sent over SMTP in setup, oldest first. */
 static char id_plain[64], id_report[64], id_news[64];
@@ -31,411 +32,7 @@ static char id_plain[64], id_report[64], id_news[64];
 static const char attachment[] = "\x00\x01\x02 binary \xff attachment bytes";
 #define ATTACHMENT_LEN (sizeof attachment - 1)
 
-/* ---- a raw HTTP/1.1 client: requests exactly as written, nothing normalised ---- */
-
-struct http_conn {
-	int fd;
-	SSL *ssl;
-	char buf[1 << 20];
-	size_t len;
-};
-
-struct response {
-	int status;
-	char headers[8192];
-	char *body;
-	size_t body_len;
-	json_t *json;
-};
-
-static void http_open_port(struct http_conn *c, int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct timeval tv = { 20, 0 };
-
-	c->len = 0;
-	c->ssl = NULL;
-	c->fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
-}
-
-static void http_open(struct http_conn *c)
-{
-	http_open_port(c, http_port);
-}
-
-static void http_close(struct http_conn *c)
-{
-	if (c->ssl != NULL) {
-		SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-	}
-	close(c->fd);
-}
-
-static void raw_send(struct http_conn *c, const void *data, size_t n)
-{
-	const char *p = data;
-
-	while (n > 0) {
-		ssize_t w = c->ssl != NULL ? SSL_write(c->ssl, p, (int)n) : send(c->fd, p, n, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-#define RAW(c, s) raw_send((c), (s), strlen(s))
-
-static ssize_t raw_recv(struct http_conn *c)
-{
-	ssize_t r;
-
-	if (c->len == sizeof c->buf)
-		return -1;
-	r = c->ssl != NULL ? SSL_read(c->ssl, c->buf + c->len, (int)(sizeof c->buf - c->len))
-			   : recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-	if (r > 0)
-		c->len += (size_t)r;
-	return r;
-}
-
-/* The value of a response header (case-insensitive), or "" when absent. */
-static const char *header(const struct response *r, const char *name)
-{
-	static char value[1024];
-	size_t n = strlen(name);
-
-	value[0] = '\0';
-	for (const char *line = strstr(r->headers, "\r\n"); line != NULL; line = strstr(line + 2, "\r\n")) {
-		const char *p = line + 2;
-
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			const char *v = p + n + 1, *end = strstr(v, "\r\n");
-
-			while (*v == ' ')
-				v++;
-			snprintf(value, sizeof value, "%.*s", (int)(end != NULL ? end - v : (long)strlen(v)), v);
-			break;
-		}
-	}
-	return value;
-}
-
-/* Read one response; a HEAD response has no body whatever its Content-Length says. */
-static void read_response(struct http_conn *c, struct response *r, bool head)
-{
-	char *end;
-	size_t hlen, need;
-	const char *cl;
-
-	memset(r, 0, sizeof *r);
-	while ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) == NULL)
-		if (raw_recv(c) <= 0)
-			fail_msg("the connection closed before a response's headers (%zu bytes read)", c->len);
-	hlen = (size_t)(end - c->buf) + 4;
-	assert_true(hlen < sizeof r->headers);
-	memcpy(r->headers, c->buf, hlen);
-	r->headers[hlen] = '\0';
-	assert_int_equal(sscanf(r->headers, "HTTP/1.1 %d", &r->status), 1);
-	cl = header(r, "content-length");
-	if (cl[0] == '\0')
-		fail_msg("a response without Content-Length:\n%s", r->headers);
-	need = head ? 0 : strtoul(cl, NULL, 10);
-	while (c->len < hlen + need)
-		if (raw_recv(c) <= 0)
-			fail_msg("the connection closed in a response's body");
-	r->body = malloc(need + 1);
-	memcpy(r->body, c->buf + hlen, need);
-	r->body[need] = '\0';
-	r->body_len = need;
-	memmove(c->buf, c->buf + hlen + need, c->len - hlen - need);
-	c->len -= hlen + need;
-	if (strstr(header(r, "content-type"), "application/json") != NULL)
-		r->json = json_loadb(r->body, r->body_len, 0, NULL);
-}
-
-static void response_free(struct response *r)
-{
-	free(r->body);
-	json_decref(r->json);
-	memset(r, 0, sizeof *r);
-}
-
-/* One request on an open connection; extra: more header lines ("Name: value\r\n..."). */
-static void exchange(struct http_conn *c, const char *method, const char *target, const char *extra, const char *body,
-		     size_t body_len, struct response *r)
-{
-	char head[16384];
-	int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: pat.test\r\n%s", method, target, extra ? extra : "");
-
-	if (body != NULL)
-		n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", body_len);
-	n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
-	raw_send(c, head, (size_t)n);
-	if (body != NULL)
-		raw_send(c, body, body_len);
-	read_response(c, r, strcmp(method, "HEAD") == 0);
-}
-
-/* One request on a new connection. */
-static void request(const char *method, const char *target, const char *extra, struct response *r)
-{
-	struct http_conn *c = malloc(sizeof *c);
-
-	http_open(c);
-	exchange(c, method, target, extra, NULL, 0, r);
-	http_close(c);
-	free(c);
-}
-
-static void get(const char *target, struct response *r)
-{
-	request("GET", target, NULL, r);
-}
-
-/* The response is a JSON error with this status. */
-static void expect_error(struct response *r, int status)
-{
-	if (r->status != status)
-		fail_msg("expected status %d, got %d:\n%s%s", status, r->status, r->headers, r->body);
-	if (r->json == NULL || !json_is_string(json_object_get(r->json, "error")) ||
-	    json_string_length(json_object_get(r->json, "error")) == 0)
-		fail_msg("expected a JSON error body, got \"%s\" (%s)", r->body, header(r, "content-type"));
-}
-
-static void get_error(const char *target, int status)
-{
-	struct response r;
-
-	get(target, &r);
-	expect_error(&r, status);
-	response_free(&r);
-}
-
-static void get_ok(const char *target, struct response *r)
-{
-	get(target, r);
-	if (r->status != 200)
-		fail_msg("GET %s: expected 200, got %d: %s", target, r->status, r->body);
-}
-
-static const char *jstr(json_t *j, const char *path)
-{
-	/* "a.b.0.c": object keys and array indexes */
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *k = strtok_r(buf, ".", &save); k != NULL && j != NULL; k = strtok_r(NULL, ".", &save))
-		j = json_is_array(j) ? json_array_get(j, strtoul(k, NULL, 10)) : json_object_get(j, k);
-	if (!json_is_string(j))
-		fail_msg("%s is not a string", path);
-	return json_string_value(j);
-}
-
-static json_t *jget(json_t *j, const char *path)
-{
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *k = strtok_r(buf, ".", &save); k != NULL && j != NULL; k = strtok_r(NULL, ".", &save))
-		j = json_is_array(j) ? json_array_get(j, strtoul(k, NULL, 10)) : json_object_get(j, k);
-	if (j == NULL)
-		fail_msg("%s is missing", path);
-	return j;
-}
-
-static long long jint(json_t *j, const char *path)
-{
-	json_t *v = jget(j, path);
-
-	if (!json_is_integer(v))
-		fail_msg("%s is not an integer", path);
-	return json_integer_value(v);
-}
-
-/* ---- SMTP ---- */
-
-static char smtp_buf[65536];
-static size_t smtp_len;
-
-static char *smtp_reply(int fd)
-{
-	for (;;) {
-		char *line = smtp_buf, *nl;
-
-		while ((nl = memchr(line, '\n', smtp_len - (size_t)(line - smtp_buf))) != NULL) {
-			if (nl - line >= 4 && line[3] == ' ') {
-				size_t n = (size_t)(nl - smtp_buf) + 1;
-				char *r = strndup(smtp_buf, n);
-
-				memmove(smtp_buf, smtp_buf + n, smtp_len - n);
-				smtp_len -= n;
-				return r;
-			}
-			line = nl + 1;
-		}
-		{
-			ssize_t r = recv(fd, smtp_buf + smtp_len, sizeof smtp_buf - smtp_len - 1, 0);
-
-			if (r <= 0)
-				return strdup("");
-			smtp_len += (size_t)r;
-		}
-	}
-}
-
-static void smtp_expect(int fd, const char *prefix)
-{
-	char *r = smtp_reply(fd);
-
-	if (strncmp(r, prefix, strlen(prefix)) != 0)
-		fail_msg("expected an SMTP reply starting \"%s\", got \"%s\"", prefix, r);
-	free(r);
-}
-
-static void smtp_send(int fd, const char *s)
-{
-	send(fd, s, strlen(s), MSG_NOSIGNAL);
-}
-
-/* Send one message (CRLF line ends, no line starting with '.'); its id goes to id. */
-static void send_mail(const char *from, const char *const *rcpts, const char *data, char *id)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)smtp_port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct timeval tv = { 20, 0 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	char line[512], *r;
-
-	smtp_len = 0;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-	smtp_expect(fd, "220");
-	smtp_send(fd, "EHLO client.test\r\n");
-	smtp_expect(fd, "250");
-	snprintf(line, sizeof line, "MAIL FROM:<%s>\r\n", from);
-	smtp_send(fd, line);
-	smtp_expect(fd, "250");
-	for (; *rcpts != NULL; rcpts++) {
-		snprintf(line, sizeof line, "RCPT TO:<%s>\r\n", *rcpts);
-		smtp_send(fd, line);
-		smtp_expect(fd, "250");
-	}
-	smtp_send(fd, "DATA\r\n");
-	smtp_expect(fd, "354");
-	send(fd, data, strlen(data), MSG_NOSIGNAL);
-	smtp_send(fd, ".\r\n");
-	r = smtp_reply(fd);
-	if (sscanf(r, "250 2.0.0 Ok: queued as %63s", id) != 1)
-		fail_msg("message not accepted: %s", r);
-	free(r);
-	smtp_send(fd, "QUIT\r\n");
-	close(fd);
-}
-
-
-/* ---- WebSocket ---- */
-
-/* Read until needle appears in c's buffer (after offset from); its position. */
-static char *wait_for(struct http_conn *c, size_t from, const char *needle)
-{
-	char *p;
-
-	while ((p = memmem(c->buf + from, c->len - from, needle, strlen(needle))) == NULL)
-		if (raw_recv(c) <= 0)
-			fail_msg("the stream ended before \"%s\"; it sent:\n%.*s", needle, (int)c->len, c->buf);
-	return p;
-}
-
-static void ws_open(struct http_conn *c, const char *path, const char *tenant)
-{
-	char head[512];
-
-	http_open(c);
-	snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nHost: pat.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Pat-Tenant: %s\r\n\r\n", path, tenant);
-	RAW(c, head);
-	wait_for(c, 0, "\r\n\r\n");
-	assert_non_null(strstr(c->buf, "HTTP/1.1 101"));
-	assert_non_null(strcasestr(c->buf, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")); /* RFC 6455's example accept key */
-	{
-		size_t hlen = (size_t)((char *)memmem(c->buf, c->len, "\r\n\r\n", 4) - c->buf) + 4;
-
-		memmove(c->buf, c->buf + hlen, c->len - hlen);
-		c->len -= hlen;
-	}
-}
-
-/* The next WebSocket text message (the server's frames are not masked); NULL on a close frame. */
-static json_t *ws_next(struct http_conn *c)
-{
-	for (;;) {
-		size_t hdr = 2, len;
-		unsigned op;
-
-		while (c->len < 2)
-			if (raw_recv(c) <= 0)
-				return NULL;
-		op = (unsigned char)c->buf[0] & 0x0f;
-		len = (unsigned char)c->buf[1] & 0x7f;
-		if (len == 126)
-			hdr = 4;
-		else if (len == 127)
-			hdr = 10;
-		while (c->len < hdr)
-			if (raw_recv(c) <= 0)
-				return NULL;
-		if (len == 126)
-			len = ((size_t)(unsigned char)c->buf[2] << 8) | (unsigned char)c->buf[3];
-		else if (len == 127) {
-			len = 0;
-			for (int i = 2; i < 10; i++)
-				len = (len << 8) | (unsigned char)c->buf[i];
-		}
-		while (c->len < hdr + len)
-			if (raw_recv(c) <= 0)
-				return NULL;
-		if (op == 0x8)
-			return NULL;
-		if (op == 0x1) {
-			json_t *j = json_loadb(c->buf + hdr, len, 0, NULL);
-
-			memmove(c->buf, c->buf + hdr + len, c->len - hdr - len);
-			c->len -= hdr + len;
-			assert_non_null(j);
-			return j;
-		}
-		memmove(c->buf, c->buf + hdr + len, c->len - hdr - len); /* ping or pong */
-		c->len -= hdr + len;
-	}
-}
-
 /* ---- requests with a tenant and a body ---- */
-
-static void call(const char *method, const char *target, const char *tenant, const char *body, struct response *r)
-{
-	struct http_conn *c = malloc(sizeof *c);
-	char extra[128] = "";
-
-	if (tenant != NULL)
-		snprintf(extra, sizeof extra, "X-Pat-Tenant: %s\r\n", tenant);
-	http_open(c);
-	exchange(c, method, target, extra, body, body != NULL ? strlen(body) : 0, r);
-	http_close(c);
-	free(c);
-}
-
-static void call_ok(const char *method, const char *target, const char *tenant, const char *body, struct response *r)
-{
-	call(method, target, tenant, body, r);
-	if (r->status != 200)
-		fail_msg("%s %s (%s): expected 200, got %d: %s", method, target, tenant ? tenant : "default", r->status, r->body);
-}
 
 /* A change that Mailpit answers with "ok" in text/plain. */
 static void call_done(const char *method, const char *target, const char *tenant, const char *body)
@@ -445,15 +42,6 @@ static void call_done(const char *method, const char *target, const char *tenant
 	call_ok(method, target, tenant, body, &r);
 	assert_string_equal(r.body, "ok");
 	assert_non_null(strstr(header(&r, "content-type"), "text/plain"));
-	response_free(&r);
-}
-
-static void call_error(const char *method, const char *target, const char *tenant, const char *body, int status)
-{
-	struct response r;
-
-	call(method, target, tenant, body, &r);
-	expect_error(&r, status);
 	response_free(&r);
 }
 
@@ -530,44 +118,22 @@ static void expect_found(const char *tenant, char ids[][64], size_t n_ids, const
 
 /* ---- fixture ---- */
 
-static void start_serve(void)
-{
-	char data[4200], node_set[64], smtp[32], http[32];
-	const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", smtp, "--http", http, "--set", node_set,
-			       "--set", "http.max_body_size=64KiB", "--set", "smtp.hostname=pat.test",
-			       "--set", "http.workers=2", NULL };
-
-	snprintf(data, sizeof data, "%s/data", dir);
-	snprintf(node_set, sizeof node_set, "node.address=%s", node_address);
-	snprintf(smtp, sizeof smtp, "127.0.0.1:%d", smtp_port);
-	snprintf(http, sizeof http, "127.0.0.1:%d", http_port);
-	pid = tu_spawn(argv, NULL, log_path);
-	if (!tu_wait_port(smtp_port, 30000) || !tu_wait_port(http_port, 30000)) {
-		char *log = tu_read_file(log_path, NULL);
-
-		fail_msg("pat serve did not listen; its log:\n%s", log ? log : "");
-	}
-}
-
 static int setup(void **state)
 {
+	static const char *const extra[] = { "--set", "http.max_body_size=64KiB", "--set", "smtp.hostname=pat.test",
+					     "--set", "http.workers=2", NULL };
 	static const char *const to_bob[] = { "bob@example.org", NULL };
 	static const char *const to_two[] = { "dave@example.com", "erin@example.net", NULL };
 	char report[4096], b64[128];
 
 	(void)state;
-	signal(SIGPIPE, SIG_IGN);
-	dir = tu_mkdtemp();
-	if (asprintf(&log_path, "%s/serve.log", dir) < 0)
-		return -1;
-	smtp_port = tu_free_port();
-	http_port = tu_free_port();
-	snprintf(node_address, sizeof node_address, "127.0.0.1:%d", tu_free_port());
-	start_serve();
-	send_mail("alice@example.com", to_bob,
-		  "From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: Hello Bob\r\n"
-		  "\r\nJust a plain line about teapots.\r\n",
-		  id_plain);
+	ts_serve_init(&serve, true);
+	ts_serve_start(&serve, extra);
+	http_client_port(serve.http_port);
+	smtp_send_mail(serve.smtp_port, "alice@example.com", to_bob,
+		       "From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: Hello Bob\r\n"
+		       "\r\nJust a plain line about teapots.\r\n",
+		       id_plain);
 	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)attachment, ATTACHMENT_LEN);
 	snprintf(report, sizeof report,
 		 "From: Carol <carol@example.com>\r\nTo: dave@example.com\r\nCc: erin@example.net\r\n"
@@ -581,31 +147,21 @@ static int setup(void **state)
 		 "Content-Disposition: attachment; filename=\"data.bin\"\r\n\r\n%s\r\n"
 		 "--outer--\r\n",
 		 b64);
-	send_mail("carol@example.com", to_two, report, id_report);
-	send_mail("news@shop.example", to_bob,
-		  "From: Shop News <news@shop.example>\r\nTo: bob@example.org\r\nReply-To: noreply@shop.example\r\n"
-		  "Message-ID: <news-1@shop.example>\r\nSubject: Weekly newsletter\r\n\r\nTeapot sale this week.\r\n",
-		  id_news);
+	smtp_send_mail(serve.smtp_port, "carol@example.com", to_two, report, id_report);
+	smtp_send_mail(serve.smtp_port, "news@shop.example", to_bob,
+		       "From: Shop News <news@shop.example>\r\nTo: bob@example.org\r\nReply-To: noreply@shop.example\r\n"
+		       "Message-ID: <news-1@shop.example>\r\nSubject: Weekly newsletter\r\n\r\nTeapot sale this week.\r\n",
+		       id_news);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (pid > 0)
-		assert_int_equal(tu_stop(pid, SIGTERM), 0);
-	{
-		char *log = tu_read_file(log_path, NULL);
-
-		if (log != NULL && (strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
-			fail_msg("pat serve reported a sanitizer error:\n%s", log);
-		free(log);
-	}
-	tu_rmtree(dir);
-	free(dir);
-	free(log_path);
+	ts_serve_close(&serve);
 	return 0;
 }
+
 
 /* ---- lists ---- */
 
@@ -1443,11 +999,11 @@ static void the_npm_mailpit_client(void **state)
 	struct tu_proc p;
 
 	(void)state;
-	snprintf(e2e, sizeof e2e, "%s/e2e", dir);
+	snprintf(e2e, sizeof e2e, "%s/e2e", serve.dir);
 	tu_e2e_prepare(e2e, files, sizeof files / sizeof files[0]);
 	snprintf(script, sizeof script, "%s/mailpit.test.js", e2e);
-	snprintf(http_env, sizeof http_env, "PAT_HTTP_PORT=%d", http_port);
-	snprintf(smtp_env, sizeof smtp_env, "PAT_SMTP_PORT=%d", smtp_port);
+	snprintf(http_env, sizeof http_env, "PAT_HTTP_PORT=%d", serve.http_port);
+	snprintf(smtp_env, sizeof smtp_env, "PAT_SMTP_PORT=%d", serve.smtp_port);
 	tu_run(&p, node, env, NULL);
 	if (p.status != 0)
 		fail_msg("the mailpit-api client's checks failed (status %d):\n%s%s", p.status, p.out, p.err);
