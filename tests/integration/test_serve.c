@@ -3,6 +3,8 @@
  * pat sendmail, pat load), and every acknowledged message surviving a kill -9. The corpus
  * round trip is in test_corpus.c. */
 #include "tests/lib/testutil.h"
+#include "tests/lib/serve.h"
+#include "tests/lib/smtp_client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,157 +25,43 @@
 #include "lib/mem.h"
 #include "node/store.h"
 
-static char *dir, *log_path, node_address[32], smtp_address[32];
+static struct ts_serve serve;
+/* Where the tests' SMTP connections go: pat serve, or for a while another server. */
 static int smtp_port;
-static pid_t pid;
 
-static void start_serve(void)
-{
-	char data[4200], node_set[64], listen[32];
-	const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", listen, "--http", "127.0.0.1:0",
-			       "--set", node_set, "--set", "smtp.max_message_size=64KiB", "--set", "smtp.max_recipients=3",
-			       "--set", "smtp.command_timeout=2s", "--set", "smtp.max_connections_per_ip=8",
-			       "--set", "smtp.hostname=pat.test", NULL };
-
-	snprintf(data, sizeof data, "%s/data", dir);
-	snprintf(node_set, sizeof node_set, "node.address=%s", node_address);
-	snprintf(listen, sizeof listen, "%s", smtp_address);
-	pid = tu_spawn(argv, NULL, log_path);
-	if (!tu_wait_port(smtp_port, 30000)) {
-		char *log = tu_read_file(log_path, NULL);
-
-		fail_msg("pat serve did not listen; its log:\n%s", log ? log : "");
-	}
-}
+/* The limits the tests run into. */
+static const char *const serve_settings[] = { "--set", "smtp.max_message_size=64KiB", "--set", "smtp.max_recipients=3",
+					      "--set", "smtp.command_timeout=2s", "--set", "smtp.max_connections_per_ip=8",
+					      "--set", "smtp.hostname=pat.test", NULL };
 
 static int setup(void **state)
 {
 	(void)state;
-	signal(SIGPIPE, SIG_IGN);
-	dir = tu_mkdtemp();
-	if (asprintf(&log_path, "%s/serve.log", dir) < 0)
-		return -1;
-	smtp_port = tu_free_port();
-	snprintf(smtp_address, sizeof smtp_address, "127.0.0.1:%d", smtp_port);
-	snprintf(node_address, sizeof node_address, "127.0.0.1:%d", tu_free_port());
-	start_serve();
+	ts_serve_init(&serve, false);
+	ts_serve_start(&serve, serve_settings);
+	smtp_port = serve.smtp_port;
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (pid > 0)
-		assert_int_equal(tu_stop(pid, SIGTERM), 0);
-	{
-		char *log = tu_read_file(log_path, NULL);
-
-		if (log != NULL && (strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
-			fail_msg("pat serve reported a sanitizer error:\n%s", log);
-		free(log);
-	}
-	tu_rmtree(dir);
-	free(dir);
-	free(log_path);
+	ts_serve_close(&serve);
 	return 0;
-}
-
-/* ---- a line-level SMTP client ---- */
-
-struct conn {
-	int fd;
-	char buf[65536];
-	size_t len;
-};
-
-static void conn_open(struct conn *c)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)smtp_port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct timeval tv = { 10, 0 };
-
-	c->len = 0;
-	c->fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
-}
-
-static void conn_send(struct conn *c, const char *text, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(c->fd, text, n, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return;
-		text += w;
-		n -= (size_t)w;
-	}
-}
-
-#define SEND(c, s) conn_send((c), (s), strlen(s))
-
-/* One whole reply (all its lines); "" when the connection closed. Caller frees. */
-static char *conn_reply(struct conn *c)
-{
-	for (;;) {
-		char *line = c->buf;
-		char *nl;
-
-		while ((nl = memchr(line, '\n', c->len - (size_t)(line - c->buf))) != NULL) {
-			if (nl - line >= 4 && line[3] == ' ') {
-				size_t n = (size_t)(nl - c->buf) + 1;
-				char *r = strndup(c->buf, n);
-
-				memmove(c->buf, c->buf + n, c->len - n);
-				c->len -= n;
-				return r;
-			}
-			line = nl + 1;
-		}
-		{
-			ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len - 1, 0);
-
-			if (r <= 0)
-				return strdup("");
-			c->len += (size_t)r;
-		}
-	}
-}
-
-static void expect(struct conn *c, const char *prefix)
-{
-	char *r = conn_reply(c);
-
-	if (strncmp(r, prefix, strlen(prefix)) != 0)
-		fail_msg("expected a reply starting \"%s\", got \"%s\"", prefix, r);
-	free(r);
-}
-
-static void conn_close(struct conn *c)
-{
-	close(c->fd);
-}
-
-static void hello(struct conn *c)
-{
-	conn_open(c);
-	expect(c, "220 pat.test ESMTP");
-	SEND(c, "EHLO client.test\r\n");
-	expect(c, "250-pat.test");
 }
 
 /* ---- tests ---- */
 
 static void ehlo_lists_extensions(void **state)
 {
-	struct conn c;
+	struct smtp_conn c;
 	char *r;
 
 	(void)state;
-	conn_open(&c);
-	expect(&c, "220 pat.test ESMTP Pat");
-	SEND(&c, "EHLO client.test\r\n");
-	r = conn_reply(&c);
+	smtp_open(&c, smtp_port);
+	smtp_expect(&c, "220 pat.test ESMTP Pat");
+	smtp_send(&c, "EHLO client.test\r\n");
+	r = smtp_reply(&c);
 	assert_contains(r, "250-PIPELINING");
 	assert_contains(r, "250-SIZE 65536");
 	assert_contains(r, "250-8BITMIME");
@@ -182,22 +70,22 @@ static void ehlo_lists_extensions(void **state)
 	assert_contains(r, "AUTH PLAIN LOGIN");
 	assert_contains(r, "250-STARTTLS"); /* pat serve brings a certificate of its own */
 	free(r);
-	SEND(&c, "HELO client.test\r\n");
-	expect(&c, "250 pat.test");
-	SEND(&c, "VRFY someone\r\n");
-	expect(&c, "252 2.5.0");
-	SEND(&c, "HELP\r\n");
-	expect(&c, "214 2.0.0");
-	SEND(&c, "STARTTLS now\r\n");
-	expect(&c, "501 5.5.4");
-	SEND(&c, "QUIT\r\n");
-	expect(&c, "221 2.0.0");
-	conn_close(&c);
+	smtp_send(&c, "HELO client.test\r\n");
+	smtp_expect(&c, "250 pat.test");
+	smtp_send(&c, "VRFY someone\r\n");
+	smtp_expect(&c, "252 2.5.0");
+	smtp_send(&c, "HELP\r\n");
+	smtp_expect(&c, "214 2.0.0");
+	smtp_send(&c, "STARTTLS now\r\n");
+	smtp_expect(&c, "501 5.5.4");
+	smtp_send(&c, "QUIT\r\n");
+	smtp_expect(&c, "221 2.0.0");
+	smtp_close(&c);
 }
 
 static void pipelined_message_is_stored(void **state)
 {
-	struct conn c;
+	struct smtp_conn c;
 	struct dq_leader l;
 	struct store_row row;
 	struct pat_err err;
@@ -208,26 +96,26 @@ static void pipelined_message_is_stored(void **state)
 				   "first line\r\n.leading dot\r\n";
 
 	(void)state;
-	hello(&c);
+	smtp_hello(&c, smtp_port);
 	/* Everything in one write, as a PIPELINING client does. */
-	SEND(&c, "MAIL FROM:<alice@example.com> SIZE=200 BODY=8BITMIME\r\nRCPT TO:<bob@example.com>\r\n"
+	smtp_send(&c, "MAIL FROM:<alice@example.com> SIZE=200 BODY=8BITMIME\r\nRCPT TO:<bob@example.com>\r\n"
 		 "RCPT TO:<carol@example.com>\r\nDATA\r\n");
-	expect(&c, "250 2.1.0");
-	expect(&c, "250 2.1.5");
-	expect(&c, "250 2.1.5");
-	expect(&c, "354");
-	SEND(&c, "From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: pipelined\r\n\r\nfirst line\r\n"
+	smtp_expect(&c, "250 2.1.0");
+	smtp_expect(&c, "250 2.1.5");
+	smtp_expect(&c, "250 2.1.5");
+	smtp_expect(&c, "354");
+	smtp_send(&c, "From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: pipelined\r\n\r\nfirst line\r\n"
 		 "..leading dot\r\n.\r\nNOOP\r\n");
-	r = conn_reply(&c);
+	r = smtp_reply(&c);
 	assert_contains(r, "250 2.0.0 Ok: queued as ");
 	sscanf(r, "250 2.0.0 Ok: queued as %63s", id);
 	free(r);
-	expect(&c, "250 2.0.0"); /* the NOOP sent behind the message */
-	SEND(&c, "QUIT\r\n");
-	expect(&c, "221");
-	conn_close(&c);
+	smtp_expect(&c, "250 2.0.0"); /* the NOOP sent behind the message */
+	smtp_send(&c, "QUIT\r\n");
+	smtp_expect(&c, "221");
+	smtp_close(&c);
 	/* It is in the store: summary and raw bytes, dot-unstuffed, behind one trace header. */
-	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
+	assert_int_equal(dq_leader_init(&l, serve.node_address, "pat", 5000, 10000), PAT_OK);
 	assert_int_equal(store_get(&l, "default", id, &row, &err), PAT_OK);
 	assert_string_equal(row.m.subject, "pipelined");
 	assert_string_equal(row.m.from, "Alice <alice@example.com>");
@@ -255,160 +143,160 @@ static void pipelined_message_is_stored(void **state)
 
 static void commands_out_of_order_and_malformed(void **state)
 {
-	struct conn c;
+	struct smtp_conn c;
 	char nul[] = "NO\0OP\r\n";
 	char *long_line = malloc(5000);
 
 	(void)state;
-	conn_open(&c);
-	expect(&c, "220");
-	SEND(&c, "MAIL FROM:<a@example.com>\r\n");
-	expect(&c, "503 5.5.1 Error: send HELO/EHLO first");
-	SEND(&c, "EHLO\r\n");
-	expect(&c, "501 5.5.4");
-	SEND(&c, "EHLO client.test\r\n");
-	expect(&c, "250-");
-	SEND(&c, "RCPT TO:<b@example.com>\r\n");
-	expect(&c, "503 5.5.1 Error: need MAIL");
-	SEND(&c, "DATA\r\n");
-	expect(&c, "503 5.5.1 Error: need RCPT");
-	SEND(&c, "MAIL FROM:a@example.com\r\n");
-	expect(&c, "501 5.5.4 Syntax: MAIL FROM:<address>");
-	SEND(&c, "MAIL FROM:<a@example.com> FROBNICATE=1\r\n");
-	expect(&c, "555 5.5.4");
-	SEND(&c, "MAIL FROM:<a@example.com> BODY=9BIT\r\n");
-	expect(&c, "501 5.5.4");
-	SEND(&c, "MAIL FROM:<>\r\n"); /* the null sender of bounces is fine */
-	expect(&c, "250 2.1.0");
-	SEND(&c, "MAIL FROM:<x@example.com>\r\n");
-	expect(&c, "503 5.5.1");
-	SEND(&c, "RCPT TO:<>\r\n");
-	expect(&c, "501 5.1.3");
-	SEND(&c, "XYZZY\r\n");
-	expect(&c, "500 5.5.2");
-	conn_send(&c, nul, sizeof nul - 1);
-	expect(&c, "500 5.5.2 Error: NUL byte");
-	SEND(&c, "NOOP\n"); /* bare LF */
-	expect(&c, "250 2.0.0");
-	SEND(&c, "RSET\r\n");
-	expect(&c, "250 2.0.0");
+	smtp_open(&c, smtp_port);
+	smtp_expect(&c, "220");
+	smtp_send(&c, "MAIL FROM:<a@example.com>\r\n");
+	smtp_expect(&c, "503 5.5.1 Error: send HELO/EHLO first");
+	smtp_send(&c, "EHLO\r\n");
+	smtp_expect(&c, "501 5.5.4");
+	smtp_send(&c, "EHLO client.test\r\n");
+	smtp_expect(&c, "250-");
+	smtp_send(&c, "RCPT TO:<b@example.com>\r\n");
+	smtp_expect(&c, "503 5.5.1 Error: need MAIL");
+	smtp_send(&c, "DATA\r\n");
+	smtp_expect(&c, "503 5.5.1 Error: need RCPT");
+	smtp_send(&c, "MAIL FROM:a@example.com\r\n");
+	smtp_expect(&c, "501 5.5.4 Syntax: MAIL FROM:<address>");
+	smtp_send(&c, "MAIL FROM:<a@example.com> FROBNICATE=1\r\n");
+	smtp_expect(&c, "555 5.5.4");
+	smtp_send(&c, "MAIL FROM:<a@example.com> BODY=9BIT\r\n");
+	smtp_expect(&c, "501 5.5.4");
+	smtp_send(&c, "MAIL FROM:<>\r\n"); /* the null sender of bounces is fine */
+	smtp_expect(&c, "250 2.1.0");
+	smtp_send(&c, "MAIL FROM:<x@example.com>\r\n");
+	smtp_expect(&c, "503 5.5.1");
+	smtp_send(&c, "RCPT TO:<>\r\n");
+	smtp_expect(&c, "501 5.1.3");
+	smtp_send(&c, "XYZZY\r\n");
+	smtp_expect(&c, "500 5.5.2");
+	smtp_write(&c, nul, sizeof nul - 1);
+	smtp_expect(&c, "500 5.5.2 Error: NUL byte");
+	smtp_send(&c, "NOOP\n"); /* bare LF */
+	smtp_expect(&c, "250 2.0.0");
+	smtp_send(&c, "RSET\r\n");
+	smtp_expect(&c, "250 2.0.0");
 	memset(long_line, 'A', 4999);
 	long_line[4999] = '\0';
-	SEND(&c, long_line);
-	expect(&c, "500 5.5.6 Error: command line too long");
-	expect(&c, ""); /* and the connection is closed */
-	conn_close(&c);
+	smtp_send(&c, long_line);
+	smtp_expect(&c, "500 5.5.6 Error: command line too long");
+	smtp_expect(&c, ""); /* and the connection is closed */
+	smtp_close(&c);
 	free(long_line);
 }
 
 static void limits(void **state)
 {
-	struct conn c;
+	struct smtp_conn c;
 	char *big = malloc(70 * 1024 + 1);
 
 	(void)state;
-	hello(&c);
-	SEND(&c, "MAIL FROM:<a@example.com> SIZE=1000000\r\n");
-	expect(&c, "552 5.3.4");
-	SEND(&c, "MAIL FROM:<a@example.com>\r\n");
-	expect(&c, "250");
-	SEND(&c, "RCPT TO:<1@example.com>\r\nRCPT TO:<2@example.com>\r\nRCPT TO:<3@example.com>\r\nRCPT TO:<4@example.com>\r\n");
-	expect(&c, "250");
-	expect(&c, "250");
-	expect(&c, "250");
-	expect(&c, "452 4.5.3 Too many recipients");
-	SEND(&c, "DATA\r\n");
-	expect(&c, "354");
+	smtp_hello(&c, smtp_port);
+	smtp_send(&c, "MAIL FROM:<a@example.com> SIZE=1000000\r\n");
+	smtp_expect(&c, "552 5.3.4");
+	smtp_send(&c, "MAIL FROM:<a@example.com>\r\n");
+	smtp_expect(&c, "250");
+	smtp_send(&c, "RCPT TO:<1@example.com>\r\nRCPT TO:<2@example.com>\r\nRCPT TO:<3@example.com>\r\nRCPT TO:<4@example.com>\r\n");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "452 4.5.3 Too many recipients");
+	smtp_send(&c, "DATA\r\n");
+	smtp_expect(&c, "354");
 	for (size_t i = 0; i < 70 * 1024; i++)
 		big[i] = (i % 70 == 69) ? '\n' : 'x';
 	big[70 * 1024] = '\0';
-	SEND(&c, big);
-	SEND(&c, "\r\n.\r\n");
-	expect(&c, "552 5.3.4 Error: message exceeds fixed maximum message size");
+	smtp_send(&c, big);
+	smtp_send(&c, "\r\n.\r\n");
+	smtp_expect(&c, "552 5.3.4 Error: message exceeds fixed maximum message size");
 	/* The session goes on. */
-	SEND(&c, "NOOP\r\n");
-	expect(&c, "250");
-	conn_close(&c);
+	smtp_send(&c, "NOOP\r\n");
+	smtp_expect(&c, "250");
+	smtp_close(&c);
 	free(big);
 	/* A silent client is let go after command_timeout (2 s here). */
-	conn_open(&c);
-	expect(&c, "220");
-	expect(&c, "421 4.4.2");
-	conn_close(&c);
+	smtp_open(&c, smtp_port);
+	smtp_expect(&c, "220");
+	smtp_expect(&c, "421 4.4.2");
+	smtp_close(&c);
 }
 
 static void connections_per_address_are_limited(void **state)
 {
-	struct conn c[9];
+	struct smtp_conn c[9];
 
 	(void)state;
 	/* max_connections_per_ip is 8 here. */
 	for (int i = 0; i < 8; i++) {
-		conn_open(&c[i]);
-		expect(&c[i], "220");
+		smtp_open(&c[i], smtp_port);
+		smtp_expect(&c[i], "220");
 	}
-	conn_open(&c[8]);
-	expect(&c[8], "421 4.7.0 pat.test Error: too many connections");
-	expect(&c[8], ""); /* closed */
-	conn_close(&c[8]);
-	conn_close(&c[0]);
+	smtp_open(&c[8], smtp_port);
+	smtp_expect(&c[8], "421 4.7.0 pat.test Error: too many connections");
+	smtp_expect(&c[8], ""); /* closed */
+	smtp_close(&c[8]);
+	smtp_close(&c[0]);
 	usleep(200000);
 	/* A slot is free again. */
-	conn_open(&c[0]);
-	expect(&c[0], "220");
+	smtp_open(&c[0], smtp_port);
+	smtp_expect(&c[0], "220");
 	for (int i = 0; i < 8; i++)
-		conn_close(&c[i]);
+		smtp_close(&c[i]);
 	usleep(200000);
 }
 
 static void auth_and_utf8(void **state)
 {
-	struct conn c;
+	struct smtp_conn c;
 
 	(void)state;
-	hello(&c);
-	SEND(&c, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n"); /* \0user\0pass */
-	expect(&c, "235 2.7.0");
-	SEND(&c, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n");
-	expect(&c, "503 5.5.1 Already authenticated");
-	conn_close(&c);
-	hello(&c);
-	SEND(&c, "AUTH LOGIN\r\n");
-	expect(&c, "334 VXNlcm5hbWU6");
-	SEND(&c, "dXNlcg==\r\n");
-	expect(&c, "334 UGFzc3dvcmQ6");
-	SEND(&c, "cGFzcw==\r\n");
-	expect(&c, "235 2.7.0");
-	conn_close(&c);
-	hello(&c);
-	SEND(&c, "AUTH DIGEST-MD5\r\n");
-	expect(&c, "504 5.5.4");
-	SEND(&c, "AUTH CRAM-MD5\r\n");
-	expect(&c, "334 ");
-	SEND(&c, "dXNlciAwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==\r\n"); /* "user 0123...": any is fine here */
-	expect(&c, "235 2.7.0");
-	conn_close(&c);
-	hello(&c);
-	SEND(&c, "AUTH PLAIN !!!\r\n");
-	expect(&c, "501 5.5.2");
-	SEND(&c, "AUTH LOGIN\r\n");
-	expect(&c, "334");
-	SEND(&c, "*\r\n");
-	expect(&c, "501 5.7.0 Authentication cancelled");
-	SEND(&c, "MAIL FROM:<j\xc3\xb6rg@ex\xc3\xa4mple.com> SMTPUTF8\r\nRCPT TO:<\xe7\x94\xa8\xe6\x88\xb7@example.com>\r\nDATA\r\n");
-	expect(&c, "250 2.1.0");
-	expect(&c, "250 2.1.5");
-	expect(&c, "354");
-	SEND(&c, "Subject: =?UTF-8?B?w6nDqQ==?=\r\n\r\nbody\r\n.\r\n");
-	expect(&c, "250 2.0.0 Ok: queued as");
-	conn_close(&c);
+	smtp_hello(&c, smtp_port);
+	smtp_send(&c, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n"); /* \0user\0pass */
+	smtp_expect(&c, "235 2.7.0");
+	smtp_send(&c, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n");
+	smtp_expect(&c, "503 5.5.1 Already authenticated");
+	smtp_close(&c);
+	smtp_hello(&c, smtp_port);
+	smtp_send(&c, "AUTH LOGIN\r\n");
+	smtp_expect(&c, "334 VXNlcm5hbWU6");
+	smtp_send(&c, "dXNlcg==\r\n");
+	smtp_expect(&c, "334 UGFzc3dvcmQ6");
+	smtp_send(&c, "cGFzcw==\r\n");
+	smtp_expect(&c, "235 2.7.0");
+	smtp_close(&c);
+	smtp_hello(&c, smtp_port);
+	smtp_send(&c, "AUTH DIGEST-MD5\r\n");
+	smtp_expect(&c, "504 5.5.4");
+	smtp_send(&c, "AUTH CRAM-MD5\r\n");
+	smtp_expect(&c, "334 ");
+	smtp_send(&c, "dXNlciAwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==\r\n"); /* "user 0123...": any is fine here */
+	smtp_expect(&c, "235 2.7.0");
+	smtp_close(&c);
+	smtp_hello(&c, smtp_port);
+	smtp_send(&c, "AUTH PLAIN !!!\r\n");
+	smtp_expect(&c, "501 5.5.2");
+	smtp_send(&c, "AUTH LOGIN\r\n");
+	smtp_expect(&c, "334");
+	smtp_send(&c, "*\r\n");
+	smtp_expect(&c, "501 5.7.0 Authentication cancelled");
+	smtp_send(&c, "MAIL FROM:<j\xc3\xb6rg@ex\xc3\xa4mple.com> SMTPUTF8\r\nRCPT TO:<\xe7\x94\xa8\xe6\x88\xb7@example.com>\r\nDATA\r\n");
+	smtp_expect(&c, "250 2.1.0");
+	smtp_expect(&c, "250 2.1.5");
+	smtp_expect(&c, "354");
+	smtp_send(&c, "Subject: =?UTF-8?B?w6nDqQ==?=\r\n\r\nbody\r\n.\r\n");
+	smtp_expect(&c, "250 2.0.0 Ok: queued as");
+	smtp_close(&c);
 }
 
 /* A second server with auth = users and a domain map. */
 static void checked_users_and_tenants(void **state)
 {
-	char *users = tu_write_file(dir, "users", "# name:password[:tenant]\nalice:wonderland:acme\nbob:builder\n");
-	char *domains = tu_write_file(dir, "domains", "globex.example globex\n");
+	char *users = tu_write_file(serve.dir, "users", "# name:password[:tenant]\nalice:wonderland:acme\nbob:builder\n");
+	char *domains = tu_write_file(serve.dir, "domains", "globex.example globex\n");
 	char data[4200], node_set[64], listen[32], users_set[4300], domains_set[4300], log2[4300];
 	int port = tu_free_port(), saved_port = smtp_port;
 	const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", listen, "--http", "127.0.0.1:0",
@@ -417,55 +305,55 @@ static void checked_users_and_tenants(void **state)
 	struct dq_leader l;
 	struct store_row *rows;
 	struct pat_err err;
-	struct conn c;
+	struct smtp_conn c;
 	size_t n;
 	pid_t second;
 
 	(void)state;
-	snprintf(data, sizeof data, "%s/data2", dir);
+	snprintf(data, sizeof data, "%s/data2", serve.dir);
 	snprintf(node_set, sizeof node_set, "node.address=127.0.0.1:%d", tu_free_port());
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
 	snprintf(users_set, sizeof users_set, "smtp.users_file=%s", users);
 	snprintf(domains_set, sizeof domains_set, "smtp.tenant_domains_file=%s", domains);
-	snprintf(log2, sizeof log2, "%s/serve2.log", dir);
+	snprintf(log2, sizeof log2, "%s/serve2.log", serve.dir);
 	second = tu_spawn(argv, NULL, log2);
 	assert_true(tu_wait_port(port, 30000));
 	smtp_port = port;
-	hello(&c);
-	SEND(&c, "MAIL FROM:<x@example.com>\r\n");
-	expect(&c, "530 5.7.0 Authentication required");
-	SEND(&c, "AUTH PLAIN AGFsaWNlAHdyb25n\r\n"); /* alice / wrong */
-	expect(&c, "535 5.7.8");
-	SEND(&c, "AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=\r\n"); /* alice / wonderland */
-	expect(&c, "235 2.7.0");
-	SEND(&c, "MAIL FROM:<alice@acme.example>\r\nRCPT TO:<qa@globex.example>\r\nDATA\r\n");
-	expect(&c, "250");
-	expect(&c, "250");
-	expect(&c, "354");
-	SEND(&c, "Subject: from alice\r\n\r\nx\r\n.\r\n");
-	expect(&c, "250 2.0.0");
-	conn_close(&c);
+	smtp_hello(&c, smtp_port);
+	smtp_send(&c, "MAIL FROM:<x@example.com>\r\n");
+	smtp_expect(&c, "530 5.7.0 Authentication required");
+	smtp_send(&c, "AUTH PLAIN AGFsaWNlAHdyb25n\r\n"); /* alice / wrong */
+	smtp_expect(&c, "535 5.7.8");
+	smtp_send(&c, "AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=\r\n"); /* alice / wonderland */
+	smtp_expect(&c, "235 2.7.0");
+	smtp_send(&c, "MAIL FROM:<alice@acme.example>\r\nRCPT TO:<qa@globex.example>\r\nDATA\r\n");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "354");
+	smtp_send(&c, "Subject: from alice\r\n\r\nx\r\n.\r\n");
+	smtp_expect(&c, "250 2.0.0");
+	smtp_close(&c);
 	/* bob has no tenant of his own: the recipient's domain decides, else the listener's. */
-	hello(&c);
-	SEND(&c, "AUTH LOGIN\r\n");
-	expect(&c, "334");
-	SEND(&c, "Ym9i\r\n");
-	expect(&c, "334");
-	SEND(&c, "YnVpbGRlcg==\r\n");
-	expect(&c, "235 2.7.0");
-	SEND(&c, "MAIL FROM:<bob@example.com>\r\nRCPT TO:<qa@GLOBEX.example>\r\nDATA\r\n");
-	expect(&c, "250");
-	expect(&c, "250");
-	expect(&c, "354");
-	SEND(&c, "Subject: to globex\r\n\r\nx\r\n.\r\n");
-	expect(&c, "250 2.0.0");
-	SEND(&c, "MAIL FROM:<bob@example.com>\r\nRCPT TO:<qa@elsewhere.example>\r\nDATA\r\n");
-	expect(&c, "250");
-	expect(&c, "250");
-	expect(&c, "354");
-	SEND(&c, "Subject: to the lobby\r\n\r\nx\r\n.\r\n");
-	expect(&c, "250 2.0.0");
-	conn_close(&c);
+	smtp_hello(&c, smtp_port);
+	smtp_send(&c, "AUTH LOGIN\r\n");
+	smtp_expect(&c, "334");
+	smtp_send(&c, "Ym9i\r\n");
+	smtp_expect(&c, "334");
+	smtp_send(&c, "YnVpbGRlcg==\r\n");
+	smtp_expect(&c, "235 2.7.0");
+	smtp_send(&c, "MAIL FROM:<bob@example.com>\r\nRCPT TO:<qa@GLOBEX.example>\r\nDATA\r\n");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "354");
+	smtp_send(&c, "Subject: to globex\r\n\r\nx\r\n.\r\n");
+	smtp_expect(&c, "250 2.0.0");
+	smtp_send(&c, "MAIL FROM:<bob@example.com>\r\nRCPT TO:<qa@elsewhere.example>\r\nDATA\r\n");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "354");
+	smtp_send(&c, "Subject: to the lobby\r\n\r\nx\r\n.\r\n");
+	smtp_expect(&c, "250 2.0.0");
+	smtp_close(&c);
 	smtp_port = saved_port;
 	assert_int_equal(dq_leader_init(&l, node_set + strlen("node.address="), "pat", 5000, 10000), PAT_OK);
 	assert_int_equal(store_list(&l, "acme", NULL, 5, &rows, &n, &err), PAT_OK);
@@ -491,39 +379,39 @@ static void a_gateway_stores_in_the_cluster(void **state)
 {
 	char listen[32], log2[4300];
 	int port = tu_free_port(), saved_port = smtp_port;
-	const char *argv[] = { tu_pat_bin(), "gateway", "--cluster", node_address, "--smtp", listen, "--http", "127.0.0.1:0",
+	const char *argv[] = { tu_pat_bin(), "gateway", "--cluster", serve.node_address, "--smtp", listen, "--http", "127.0.0.1:0",
 			       "--region", "eu-west", "--set", "smtp.hostname=gw.test", NULL };
 	const char *no_cluster[] = { tu_pat_bin(), "gateway", NULL };
 	struct dq_leader l;
 	struct store_row row;
 	struct pat_err err;
-	struct conn c;
+	struct smtp_conn c;
 	struct tu_proc p;
 	char *r, id[64] = "";
 	pid_t gw;
 
 	(void)state;
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-	snprintf(log2, sizeof log2, "%s/gateway.log", dir);
+	snprintf(log2, sizeof log2, "%s/gateway.log", serve.dir);
 	gw = tu_spawn(argv, NULL, log2);
 	assert_true(tu_wait_port(port, 30000));
 	smtp_port = port;
-	conn_open(&c);
-	expect(&c, "220 gw.test ESMTP");
-	SEND(&c, "HELO app\r\nMAIL FROM:<app@example.com>\r\nRCPT TO:<qa@example.com>\r\nDATA\r\n");
-	expect(&c, "250");
-	expect(&c, "250");
-	expect(&c, "250");
-	expect(&c, "354");
-	SEND(&c, "Subject: through the gateway\r\n\r\nx\r\n.\r\n");
-	r = conn_reply(&c);
+	smtp_open(&c, smtp_port);
+	smtp_expect(&c, "220 gw.test ESMTP");
+	smtp_send(&c, "HELO app\r\nMAIL FROM:<app@example.com>\r\nRCPT TO:<qa@example.com>\r\nDATA\r\n");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "250");
+	smtp_expect(&c, "354");
+	smtp_send(&c, "Subject: through the gateway\r\n\r\nx\r\n.\r\n");
+	r = smtp_reply(&c);
 	sscanf(r, "250 2.0.0 Ok: queued as %63s", id);
 	free(r);
-	SEND(&c, "STARTTLS\r\n"); /* no certificate configured: not offered */
-	expect(&c, "502 5.5.1");
-	conn_close(&c);
+	smtp_send(&c, "STARTTLS\r\n"); /* no certificate configured: not offered */
+	smtp_expect(&c, "502 5.5.1");
+	smtp_close(&c);
 	smtp_port = saved_port;
-	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
+	assert_int_equal(dq_leader_init(&l, serve.node_address, "pat", 5000, 10000), PAT_OK);
 	assert_int_equal(store_get(&l, "default", id, &row, &err), PAT_OK);
 	assert_string_equal(row.m.subject, "through the gateway");
 	assert_string_equal(row.m.region, "eu-west");
@@ -607,13 +495,13 @@ static void sendmail_delivers(void **state)
 	char *big;
 
 	(void)state;
-	snprintf(smtp_flag, sizeof smtp_flag, "%s", smtp_address);
+	snprintf(smtp_flag, sizeof smtp_flag, "%s", serve.smtp_address);
 	tu_run(&p, argv, NULL, "To: Bob <bob@example.com>\nBcc: secret@example.com\n"
 			       "Subject: via sendmail\n\nline one\n.\nlast line\n");
 	if (p.status != 0)
 		fail_msg("pat sendmail failed (%d): %s", p.status, p.err);
 	tu_proc_free(&p);
-	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
+	assert_int_equal(dq_leader_init(&l, serve.node_address, "pat", 5000, 10000), PAT_OK);
 	assert_int_equal(store_list(&l, "default", NULL, 1, &rows, &n, &err), PAT_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(rows[0].m.subject, "via sendmail");
@@ -644,9 +532,9 @@ static void sendmail_delivers(void **state)
 /* pat load sends real SMTP to the gateway; every message it counts as accepted is stored. */
 static void load_sends_and_reports(void **state)
 {
-	const char *ok[] = { tu_pat_bin(), "load", "--smtp", smtp_address, "--connections", "4", "--messages", "200",
+	const char *ok[] = { tu_pat_bin(), "load", "--smtp", serve.smtp_address, "--connections", "4", "--messages", "200",
 			     "--size", "2KiB", NULL };
-	const char *json[] = { tu_pat_bin(), "load", "--smtp", smtp_address, "--connections", "2", "--messages", "10",
+	const char *json[] = { tu_pat_bin(), "load", "--smtp", serve.smtp_address, "--connections", "2", "--messages", "10",
 			       "--json", NULL };
 	const char *small[] = { tu_pat_bin(), "load", "--size", "10", NULL };
 	const char *zero[] = { tu_pat_bin(), "load", "--connections", "0", NULL };
@@ -658,7 +546,7 @@ static void load_sends_and_reports(void **state)
 	int64_t before, after, unread;
 
 	(void)state;
-	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
+	assert_int_equal(dq_leader_init(&l, serve.node_address, "pat", 5000, 10000), PAT_OK);
 	assert_int_equal(store_count(&l, "default", &before, &unread, &err), PAT_OK);
 	tu_run(&p, ok, NULL, NULL);
 	if (p.status != 0)
@@ -701,24 +589,24 @@ static atomic_bool stop_sending;
 
 static void *burst(void *arg)
 {
-	struct conn c;
+	struct smtp_conn c;
 
 	(void)arg;
-	hello(&c);
+	smtp_hello(&c, smtp_port);
 	while (!atomic_load(&stop_sending) && atomic_load(&n_acked) < 2000) {
 		char *r;
 
-		SEND(&c, "MAIL FROM:<burst@example.com>\r\nRCPT TO:<qa@example.com>\r\nDATA\r\n");
-		free(conn_reply(&c));
-		free(conn_reply(&c));
-		r = conn_reply(&c);
+		smtp_send(&c, "MAIL FROM:<burst@example.com>\r\nRCPT TO:<qa@example.com>\r\nDATA\r\n");
+		free(smtp_reply(&c));
+		free(smtp_reply(&c));
+		r = smtp_reply(&c);
 		if (strncmp(r, "354", 3) != 0) {
 			free(r);
 			break;
 		}
 		free(r);
-		SEND(&c, "Subject: burst\r\n\r\nburst\r\n.\r\n");
-		r = conn_reply(&c);
+		smtp_send(&c, "Subject: burst\r\n\r\nburst\r\n.\r\n");
+		r = smtp_reply(&c);
 		if (strncmp(r, "250 2.0.0 Ok: queued as ", 24) != 0) {
 			free(r);
 			break; /* the server died: this one was not acknowledged */
@@ -727,7 +615,7 @@ static void *burst(void *arg)
 		atomic_fetch_add(&n_acked, 1);
 		free(r);
 	}
-	conn_close(&c);
+	smtp_close(&c);
 	return NULL;
 }
 
@@ -743,13 +631,13 @@ static void acknowledged_messages_survive_kill_9(void **state)
 	pthread_create(&t, NULL, burst, NULL);
 	while (atomic_load(&n_acked) < 100)
 		usleep(1000);
-	assert_int_equal(tu_stop(pid, SIGKILL), 128 + SIGKILL);
-	pid = 0;
+	assert_int_equal(tu_stop(serve.pid, SIGKILL), 128 + SIGKILL);
+	serve.pid = 0;
 	atomic_store(&stop_sending, true);
 	pthread_join(t, NULL);
 	n = atomic_load(&n_acked);
-	start_serve();
-	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 30000), PAT_OK);
+	ts_serve_start(&serve, serve_settings);
+	assert_int_equal(dq_leader_init(&l, serve.node_address, "pat", 5000, 30000), PAT_OK);
 	for (int i = 0; i < n; i++) {
 		struct store_row row;
 		struct pat_err err;
