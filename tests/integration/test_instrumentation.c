@@ -26,6 +26,7 @@
 #include "node/store.h"
 #include "node/writer.h"
 #include "tests/lib/cluster.h"
+#include "tests/lib/smtp_client.h"
 
 static struct tc_cluster cluster;
 static struct writer writer;
@@ -88,61 +89,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* ---- a line-level SMTP client ---- */
-
-struct conn {
-	int fd;
-	char buf[8192];
-	size_t len;
-};
-
-static void conn_open(struct conn *c)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)smtp.port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct timeval tv = { 10, 0 };
-
-	c->len = 0;
-	c->fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
-}
-
-#define SEND(c, s) assert_int_equal(send((c)->fd, (s), strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s))
-
-/* Read one whole reply and check how it starts. */
-static void expect(struct conn *c, const char *prefix)
-{
-	for (;;) {
-		char *line = c->buf, *nl;
-
-		while ((nl = memchr(line, '\n', c->len - (size_t)(line - c->buf))) != NULL) {
-			if (nl - line >= 4 && line[3] == ' ') {
-				size_t n = (size_t)(nl - c->buf) + 1;
-
-				if (strncmp(c->buf, prefix, strlen(prefix)) != 0)
-					fail_msg("expected a reply starting \"%s\", got \"%.*s\"", prefix, (int)n, c->buf);
-				memmove(c->buf, c->buf + n, c->len - n);
-				c->len -= n;
-				return;
-			}
-			line = nl + 1;
-		}
-		ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len - 1, 0);
-
-		if (r <= 0)
-			fail_msg("connection closed while waiting for \"%s\"", prefix);
-		c->len += (size_t)r;
-	}
-}
-
-static void hello(struct conn *c)
-{
-	conn_open(c);
-	expect(c, "220 pat.test");
-	SEND(c, "EHLO client.test\r\n");
-	expect(c, "250-pat.test");
-}
+/* Every command must go out whole. */
+#define SEND(c, s) assert_true(smtp_send((c), (s)))
 
 /* The session count drops when the server has closed the session, a moment after QUIT. */
 static void wait_sessions(double want)
@@ -181,23 +129,23 @@ static void messages_and_sessions_are_counted(void **state)
 	double before = metric_value(received), connections = metric_value(g->connections);
 	uint64_t processed = metric_count(g->processing), batches = metric_count(n->batch_rows);
 	double rows = metric_value(n->batch_rows), failures = metric_value(n->commit_failures);
-	struct conn c;
+	struct smtp_conn c;
 
 	(void)state;
 	wait_sessions(0);
-	hello(&c);
+	smtp_hello(&c, smtp.port);
 	assert_true(metric_value(g->sessions) == 1);
 	for (int i = 0; i < 3; i++) {
 		SEND(&c, "MAIL FROM:<app@example.com>\r\nRCPT TO:<qa@example.com>\r\nDATA\r\n");
-		expect(&c, "250 2.1.0");
-		expect(&c, "250 2.1.5");
-		expect(&c, "354 ");
+		smtp_expect(&c, "250 2.1.0");
+		smtp_expect(&c, "250 2.1.5");
+		smtp_expect(&c, "354 ");
 		SEND(&c, "Subject: counted\r\n\r\nhello\r\n.\r\n");
-		expect(&c, "250 2.0.0 Ok: queued as ");
+		smtp_expect(&c, "250 2.0.0 Ok: queued as ");
 	}
 	SEND(&c, "QUIT\r\n");
-	expect(&c, "221 ");
-	close(c.fd);
+	smtp_expect(&c, "221 ");
+	smtp_close(&c);
 	wait_sessions(0);
 	assert_true(metric_value(received) == before + 3);
 	assert_true(metric_value(g->connections) == connections + 1);
@@ -217,45 +165,45 @@ static void refusals_are_counted_by_reason(void **state)
 	double size = rejections(GATEWAY_REJECT_SIZE), rcpt = rejections(GATEWAY_REJECT_RECIPIENTS);
 	double syntax = rejections(GATEWAY_REJECT_SYNTAX), auth = rejections(GATEWAY_REJECT_AUTH);
 	double limits = rejections(GATEWAY_REJECT_LIMITS), connections = metric_value(gateway_metrics()->connections);
-	struct conn a, b, c;
+	struct smtp_conn a, b, c;
 	char big[6000];
 
 	(void)state;
 	wait_sessions(0);
-	hello(&a);
+	smtp_hello(&a, smtp.port);
 	SEND(&a, "MAIL FROM:<app@example.com> SIZE=100000\r\n");
-	expect(&a, "552 5.3.4");
+	smtp_expect(&a, "552 5.3.4");
 	SEND(&a, "MAIL FROM:<app@example.com>\r\n");
-	expect(&a, "250 ");
+	smtp_expect(&a, "250 ");
 	SEND(&a, "RCPT TO:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\n");
-	expect(&a, "250 ");
-	expect(&a, "250 ");
-	expect(&a, "452 4.5.3");
+	smtp_expect(&a, "250 ");
+	smtp_expect(&a, "250 ");
+	smtp_expect(&a, "452 4.5.3");
 	SEND(&a, "DATA\r\n");
-	expect(&a, "354 ");
+	smtp_expect(&a, "354 ");
 	memset(big, 'x', sizeof big - 8);
 	memcpy(big + sizeof big - 8, "\r\n.\r\n", 6);
 	SEND(&a, big); /* larger than max_message_size */
-	expect(&a, "552 5.3.4");
+	smtp_expect(&a, "552 5.3.4");
 	SEND(&a, "FROB\r\nMAIL FROM:broken\r\n");
-	expect(&a, "500 ");
-	expect(&a, "501 ");
+	smtp_expect(&a, "500 ");
+	smtp_expect(&a, "501 ");
 	SEND(&a, "AUTH PLAIN\r\n*\r\n");
-	expect(&a, "334");
-	expect(&a, "501 5.7.0");
+	smtp_expect(&a, "334");
+	smtp_expect(&a, "501 5.7.0");
 	/* Two sessions from this address at most: the third is refused. */
-	hello(&b);
-	conn_open(&c);
-	expect(&c, "421 4.7.0");
-	close(c.fd);
+	smtp_hello(&b, smtp.port);
+	smtp_open(&c, smtp.port);
+	smtp_expect(&c, "421 4.7.0");
+	smtp_close(&c);
 	assert_true(rejections(GATEWAY_REJECT_SIZE) == size + 2);
 	assert_true(rejections(GATEWAY_REJECT_RECIPIENTS) == rcpt + 1);
 	assert_true(rejections(GATEWAY_REJECT_SYNTAX) == syntax + 2);
 	assert_true(rejections(GATEWAY_REJECT_AUTH) == auth + 1);
 	assert_true(rejections(GATEWAY_REJECT_LIMITS) == limits + 1);
 	assert_true(metric_value(gateway_metrics()->connections) == connections + 3);
-	close(a.fd);
-	close(b.fd);
+	smtp_close(&a);
+	smtp_close(&b);
 	wait_sessions(0);
 }
 
@@ -285,18 +233,18 @@ static void failed_commits_are_counted(void **state)
 	const struct node_metrics *n = node_metrics();
 	double failed = metric_value(g->failed), failures = metric_value(n->commit_failures);
 	uint64_t processed = metric_count(g->processing);
-	struct conn c;
+	struct smtp_conn c;
 
 	(void)state;
 	tc_stop(&cluster, 0, SIGKILL);
-	hello(&c);
+	smtp_hello(&c, smtp.port);
 	SEND(&c, "MAIL FROM:<app@example.com>\r\nRCPT TO:<qa@example.com>\r\nDATA\r\n");
-	expect(&c, "250 ");
-	expect(&c, "250 ");
-	expect(&c, "354 ");
+	smtp_expect(&c, "250 ");
+	smtp_expect(&c, "250 ");
+	smtp_expect(&c, "354 ");
 	SEND(&c, "Subject: lost\r\n\r\nhello\r\n.\r\n");
-	expect(&c, "451 4.3.0");
-	close(c.fd);
+	smtp_expect(&c, "451 4.3.0");
+	smtp_close(&c);
 	assert_true(metric_value(g->failed) == failed + 1);
 	assert_true(metric_value(n->commit_failures) >= failures + 1);
 	assert_int_equal(metric_count(g->processing), processed); /* only 250s are timed */
