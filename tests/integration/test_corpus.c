@@ -3,6 +3,7 @@
  * Pat adds in front, and its stored summary (subject, From, To, Cc, Message-ID, attachment
  * count) matches what Python's email package reads from the same file. */
 #include "tests/lib/testutil.h"
+#include "tests/lib/serve.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -17,43 +18,20 @@
 #include "node/store.h"
 
 static struct buf problems = BUF_INIT; /* every mismatch, reported together */
-static char *dir, *log_path, node_address[32], smtp_address[32];
-static int smtp_port;
-static pid_t pid;
+static struct ts_serve serve;
 
 static int setup(void **state)
 {
-	char data[4200], node_set[64];
-	const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", smtp_address, "--http", "127.0.0.1:0",
-			       "--set", node_set, NULL };
-
 	(void)state;
-	signal(SIGPIPE, SIG_IGN);
-	dir = tu_mkdtemp();
-	if (asprintf(&log_path, "%s/serve.log", dir) < 0)
-		return -1;
-	smtp_port = tu_free_port();
-	snprintf(smtp_address, sizeof smtp_address, "127.0.0.1:%d", smtp_port);
-	snprintf(node_address, sizeof node_address, "127.0.0.1:%d", tu_free_port());
-	snprintf(data, sizeof data, "%s/data", dir);
-	snprintf(node_set, sizeof node_set, "node.address=%s", node_address);
-	pid = tu_spawn(argv, NULL, log_path);
-	return tu_wait_port(smtp_port, 30000) ? 0 : -1;
+	ts_serve_init(&serve, false);
+	ts_serve_start(&serve, NULL);
+	return 0;
 }
 
 static int teardown(void **state)
 {
-	char *log;
-
 	(void)state;
-	assert_int_equal(tu_stop(pid, SIGTERM), 0);
-	log = tu_read_file(log_path, NULL);
-	if (log != NULL && (strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
-		fail_msg("pat serve reported a sanitizer error:\n%s", log);
-	free(log);
-	tu_rmtree(dir);
-	free(dir);
-	free(log_path);
+	ts_serve_close(&serve);
 	return 0;
 }
 
@@ -123,11 +101,11 @@ static void corpus_round_trips_with_real_clients(void **state)
 	(void)state;
 	snprintf(corpus, sizeof corpus, "%s/../shared/corpus/cpython-email", tu_source_dir());
 	snprintf(script, sizeof script, "%s/tests/integration/corpus_send.py", tu_source_dir());
-	snprintf(port, sizeof port, "%d", smtp_port);
+	snprintf(port, sizeof port, "%d", serve.smtp_port);
 	tu_run(&p, argv, NULL, NULL);
 	if (p.status != 0)
 		fail_msg("corpus_send.py failed (%d): %s", p.status, p.err);
-	assert_int_equal(dq_leader_init(&l, node_address, "pat", 5000, 10000), PAT_OK);
+	assert_int_equal(dq_leader_init(&l, serve.node_address, "pat", 5000, 10000), PAT_OK);
 	for (line = strtok_r(p.out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		json_t *j = json_loads(line, 0, NULL), *sum;
 		const char *file, *client, *id;
