@@ -4,6 +4,7 @@
  * passes its checks in headless Chromium (tests/e2e/webui.test.js, run with node and
  * playwright-core from tests/e2e's lockfile). */
 #include "tests/lib/testutil.h"
+#include "tests/lib/serve.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -36,9 +37,7 @@
 	"default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; "              \
 	"form-action 'none'; frame-ancestors 'self'; sandbox"
 
-static char *dir, *log_path, node_address[32];
-static int smtp_port, http_port;
-static pid_t pid;
+static struct ts_serve serve;
 
 /* ---- a small HTTP/1.1 client: one request per connection ---- */
 
@@ -51,7 +50,7 @@ struct response {
 
 static int connect_http(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_port),
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)serve.http_port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct timeval tv = { 20, 0 };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -179,53 +178,23 @@ static void expect_json_error(const struct response *r, int status, const char *
 
 static int setup(void **state)
 {
-	char data[4200], node_set[64], smtp[32], http[32], *domains, domains_set[4300];
+	char *domains, domains_set[4300];
+	const char *extra[] = { "--set", domains_set, "--set", "http.workers=2", NULL };
 
 	(void)state;
-	signal(SIGPIPE, SIG_IGN);
-	dir = tu_mkdtemp();
-	if (asprintf(&log_path, "%s/serve.log", dir) < 0)
-		return -1;
-	domains = tu_write_file(dir, "domains", BROWSER_DOMAIN " " BROWSER_TENANT "\n" EVENTS_DOMAIN " " EVENTS_TENANT "\n"
-						HTML_DOMAIN " " HTML_TENANT "\n");
-	smtp_port = tu_free_port();
-	http_port = tu_free_port();
-	snprintf(node_address, sizeof node_address, "127.0.0.1:%d", tu_free_port());
-	snprintf(data, sizeof data, "%s/data", dir);
-	snprintf(node_set, sizeof node_set, "node.address=%s", node_address);
-	snprintf(smtp, sizeof smtp, "127.0.0.1:%d", smtp_port);
-	snprintf(http, sizeof http, "127.0.0.1:%d", http_port);
+	ts_serve_init(&serve, true);
+	domains = tu_write_file(serve.dir, "domains", BROWSER_DOMAIN " " BROWSER_TENANT "\n" EVENTS_DOMAIN " " EVENTS_TENANT "\n"
+							HTML_DOMAIN " " HTML_TENANT "\n");
 	snprintf(domains_set, sizeof domains_set, "smtp.tenant_domains_file=%s", domains);
-	{
-		const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", smtp, "--http", http,
-				       "--set", node_set, "--set", domains_set, "--set", "http.workers=2", NULL };
-
-		pid = tu_spawn(argv, NULL, log_path);
-	}
 	free(domains);
-	if (!tu_wait_port(smtp_port, 30000) || !tu_wait_port(http_port, 30000)) {
-		char *log = tu_read_file(log_path, NULL);
-
-		fail_msg("pat serve did not listen; its log:\n%s", log ? log : "");
-	}
+	ts_serve_start(&serve, extra);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (pid > 0)
-		assert_int_equal(tu_stop(pid, SIGTERM), 0);
-	{
-		char *log = tu_read_file(log_path, NULL);
-
-		if (log != NULL && (strstr(log, "Sanitizer") || strstr(log, "runtime error:")))
-			fail_msg("pat serve reported a sanitizer error:\n%s", log);
-		free(log);
-	}
-	tu_rmtree(dir);
-	free(dir);
-	free(log_path);
+	ts_serve_close(&serve);
 	return 0;
 }
 
@@ -340,12 +309,12 @@ static bool read_until(int fd, char *buf, size_t cap, size_t *len, const char *n
 /* Send data (a whole message) over SMTP to one recipient. */
 static void send_message(const char *to, const char *data)
 {
-	char server[32], data_arg[4200], *file = tu_write_file(dir, "message.eml", data);
+	char server[32], data_arg[4200], *file = tu_write_file(serve.dir, "message.eml", data);
 	const char *argv[] = { "swaks", "--server", server, "--from", "sender@example.com", "--to", to, "--data", data_arg,
 			       NULL };
 	struct tu_proc p;
 
-	snprintf(server, sizeof server, "127.0.0.1:%d", smtp_port);
+	snprintf(server, sizeof server, "127.0.0.1:%d", serve.smtp_port);
 	snprintf(data_arg, sizeof data_arg, "@%s", file);
 	tu_run(&p, argv, NULL, NULL);
 	if (p.status != 0)
@@ -566,12 +535,12 @@ static void the_web_ui_in_a_browser(void **state)
 	(void)state;
 	if (access("/usr/bin/chromium", X_OK) != 0)
 		fail_msg("/usr/bin/chromium is missing: deploy/install-deps.sh installs Debian's chromium");
-	snprintf(e2e, sizeof e2e, "%s/e2e", dir);
+	snprintf(e2e, sizeof e2e, "%s/e2e", serve.dir);
 	tu_e2e_prepare(e2e, files, sizeof files / sizeof files[0]);
 	snprintf(script, sizeof script, "%s/webui.test.js", e2e);
 	snprintf(out, sizeof out, "%s/webui.out", e2e);
-	snprintf(http_env, sizeof http_env, "PAT_HTTP_PORT=%d", http_port);
-	snprintf(smtp_env, sizeof smtp_env, "PAT_SMTP_PORT=%d", smtp_port);
+	snprintf(http_env, sizeof http_env, "PAT_HTTP_PORT=%d", serve.http_port);
+	snprintf(smtp_env, sizeof smtp_env, "PAT_SMTP_PORT=%d", serve.smtp_port);
 	/* A browser on a busy machine may take longer than tu_run's minute: the script has its own
 	 * deadline (150 s), and this one is a backstop. */
 	browser = tu_spawn(node, env, out);
