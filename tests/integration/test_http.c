@@ -738,7 +738,7 @@ static void gateway_serves_https(void **state)
  * checks (tests/e2e/mailhog.test.js) against this server. */
 static void the_npm_mailhog_client(void **state)
 {
-	static const char *const files[] = { "package.json", "package-lock.json", "mailhog.test.js" };
+	static const char *const files[] = { "package.json", "package-lock.json", "mailhog.test.js", "smtp.js" };
 	char e2e[4200], script[4300], http_env[64], smtp_env[64];
 	const char *node[] = { "node", script, NULL };
 	const char *env[] = { http_env, smtp_env, NULL };

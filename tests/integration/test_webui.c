@@ -523,7 +523,7 @@ static void message_html_on_its_own(void **state)
 /* The UI's checks in headless Chromium (tests/e2e/webui.test.js). */
 static void the_web_ui_in_a_browser(void **state)
 {
-	static const char *const files[] = { "package.json", "package-lock.json", "webui.test.js" };
+	static const char *const files[] = { "package.json", "package-lock.json", "webui.test.js", "smtp.js" };
 	char e2e[4200], script[4300], out[4300], http_env[64], smtp_env[64];
 	const char *node[] = { "node", script, NULL };
 	const char *env[] = { http_env, smtp_env, "PAT_OTHER_DOMAIN=" BROWSER_DOMAIN, "PAT_OTHER_TENANT=" BROWSER_TENANT,
