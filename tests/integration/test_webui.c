@@ -523,35 +523,19 @@ static void message_html_on_its_own(void **state)
 /* The UI's checks in headless Chromium (tests/e2e/webui.test.js). */
 static void the_web_ui_in_a_browser(void **state)
 {
-	static const char *const files[] = { "package.json", "package-lock.json", "webui.test.js", "smtp.js" };
-	char e2e[4200], script[4300], out[4300], http_env[64], smtp_env[64];
-	const char *node[] = { "node", script, NULL };
+	char e2e[4200], http_env[64], smtp_env[64];
 	const char *env[] = { http_env, smtp_env, "PAT_OTHER_DOMAIN=" BROWSER_DOMAIN, "PAT_OTHER_TENANT=" BROWSER_TENANT,
 			      NULL };
-	pid_t browser;
-	int status;
-	char *log;
 
 	(void)state;
 	if (access("/usr/bin/chromium", X_OK) != 0)
 		fail_msg("/usr/bin/chromium is missing: deploy/install-deps.sh installs Debian's chromium");
 	snprintf(e2e, sizeof e2e, "%s/e2e", serve.dir);
-	tu_e2e_prepare(e2e, files, sizeof files / sizeof files[0]);
-	snprintf(script, sizeof script, "%s/webui.test.js", e2e);
-	snprintf(out, sizeof out, "%s/webui.out", e2e);
 	snprintf(http_env, sizeof http_env, "PAT_HTTP_PORT=%d", serve.http_port);
 	snprintf(smtp_env, sizeof smtp_env, "PAT_SMTP_PORT=%d", serve.smtp_port);
-	/* A browser on a busy machine may take longer than tu_run's minute: the script has its own
+	/* A browser on a busy machine may take longer than a minute: the script has its own
 	 * deadline (150 s), and this one is a backstop. */
-	browser = tu_spawn(node, env, out);
-	status = tu_wait_exit(browser, 240000);
-	if (status == -1)
-		status = tu_stop(browser, SIGKILL);
-	log = tu_read_file(out, NULL);
-	if (status != 0)
-		fail_msg("the web UI's checks failed (status %d):\n%s", status, log != NULL ? log : "");
-	assert_contains(log, "all checks passed");
-	free(log);
+	tu_e2e_run(e2e, "webui.test.js", env, 240000, "the web UI's checks");
 }
 
 int main(void)

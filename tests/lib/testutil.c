@@ -381,3 +381,25 @@ void tu_e2e_prepare(const char *dir, const char *const *files, size_t n)
 		tu_proc_free(&p);
 	}
 }
+
+void tu_e2e_run(const char *dir, const char *script, const char *const *env, int timeout_ms, const char *what)
+{
+	const char *files[] = { "package.json", "package-lock.json", "smtp.js", script };
+	char path[4300], out[4300], *log;
+	const char *node[] = { "node", path, NULL };
+	pid_t pid;
+	int status;
+
+	tu_e2e_prepare(dir, files, sizeof files / sizeof files[0]);
+	snprintf(path, sizeof path, "%s/%s", dir, script);
+	snprintf(out, sizeof out, "%s/%s.out", dir, script);
+	pid = tu_spawn(node, env, out);
+	status = tu_wait_exit(pid, timeout_ms);
+	if (status == -1)
+		status = tu_stop(pid, SIGKILL);
+	log = tu_read_file(out, NULL);
+	if (status != 0)
+		fail_msg("%s failed (status %d):\n%s", what, status, log != NULL ? log : "");
+	assert_contains(log, "all checks passed");
+	free(log);
+}

@@ -56,6 +56,10 @@ void tu_assert_not_contains(const char *haystack, const char *needle, const char
  * the npm packages of tests/e2e's lockfile: those `make test` installed once ($PAT_E2E_DIR,
  * linked), or else `npm ci` run here. */
 void tu_e2e_prepare(const char *dir, const char *const *files, size_t n);
+/* Run the tests/e2e script with node in dir (prepared as above with the script, smtp.js and
+ * the lockfile), env added to the environment, for timeout_ms at most (then killed). The test
+ * fails, with what and the script's output, unless it exits 0 and prints "all checks passed". */
+void tu_e2e_run(const char *dir, const char *script, const char *const *env, int timeout_ms, const char *what);
 
 /* Background processes: servers a test starts, signals, stops and restarts. */
 
