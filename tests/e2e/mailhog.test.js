@@ -5,14 +5,9 @@
 
 const assert = require('assert')
 const mailhog = require('mailhog')({ host: '127.0.0.1', port: Number(process.env.PAT_HTTP_PORT) })
-const smtp = require('./smtp')
+const { sendMail } = require('./smtp')
 
 const smtpPort = Number(process.env.PAT_SMTP_PORT)
-
-// Over SMTP to this test's pat serve (./smtp.js).
-function sendMail(from, to, data) {
-  return smtp.sendMail(smtpPort, from, to, data)
-}
 
 const csv = 'id,name\r\n1,Grüße\r\n'
 const report = [
@@ -47,8 +42,8 @@ async function main() {
   let res = await mailhog.deleteAll()
   assert.strictEqual(res.statusCode, 200)
 
-  await sendMail('sender@example.com', ['rcpt@example.org', 'copy@example.org'], report)
-  await sendMail('other@example.com', ['other@example.org'], 'From: other@example.com\nTo: other@example.org\nSubject: plain\nContent-Type: text/plain; charset=utf-8\n\nJust text.\n')
+  await sendMail(smtpPort, 'sender@example.com', ['rcpt@example.org', 'copy@example.org'], report)
+  await sendMail(smtpPort, 'other@example.com', ['other@example.org'], 'From: other@example.com\nTo: other@example.org\nSubject: plain\nContent-Type: text/plain; charset=utf-8\n\nJust text.\n')
 
   let result = await mailhog.messages()
   assert.strictEqual(result.total, 2)

@@ -15,7 +15,7 @@ const assert = require('assert')
 const fs = require('fs')
 const http = require('http')
 const { chromium } = require('playwright-core')
-const smtp = require('./smtp')
+const { sendMail } = require('./smtp')
 
 const httpPort = Number(process.env.PAT_HTTP_PORT)
 const smtpPort = Number(process.env.PAT_SMTP_PORT)
@@ -28,11 +28,6 @@ const CSP =
 const TIMEOUT = 20000
 // A 1x1 PNG, the inline image of the HTML part.
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='
-
-// Over SMTP to this test's pat serve (./smtp.js).
-function sendMail(from, to, data) {
-  return smtp.sendMail(smtpPort, from, to, data)
-}
 
 const csv = 'id,name\r\n1,Grüße\r\n2,Pat\r\n'
 const welcome = [
@@ -184,7 +179,7 @@ async function scenario(browser, trapOrigin, dialect) {
   })
 
   check('a message sent over SMTP appears live')
-  await sendMail('alice@example.com', ['bob@example.org'], welcome.replace(/TRAP/g, trapOrigin))
+  await sendMail(smtpPort, 'alice@example.com', ['bob@example.org'], welcome.replace(/TRAP/g, trapOrigin))
   await item(welcomeSubject).waitFor()
   assert.ok(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded')
   assert.match(await item(welcomeSubject).textContent(), /Alice Example/)
@@ -249,7 +244,7 @@ async function scenario(browser, trapOrigin, dialect) {
   assert.ok(requested(mailpit ? /^\/api\/v1\/message\/[0-9A-Z]{26}\/part\/[0-9.]+$/ : /\/mime\/part\/1\/download$/))
 
   check('search filters the list')
-  await sendMail('billing@example.net', ['bob@example.org'], invoice)
+  await sendMail(smtpPort, 'billing@example.net', ['bob@example.org'], invoice)
   await item('Invoice 42').waitFor()
   assert.strictEqual(await items.count(), 2)
   const search = async (query, expect) => {
@@ -291,7 +286,7 @@ async function scenario(browser, trapOrigin, dialect) {
   assert.ok(list, 'no list request after the switch')
   assert.strictEqual(list.headers['x-pat-tenant'], otherTenant)
   assert.ok(streams.some(st => st.url.endsWith(`/api/v3/events?tenant=${otherTenant}`)), 'no event stream of the tenant')
-  await sendMail('someone@example.com', [`team@${otherDomain}`], 'Subject: For the other team\n\nhello')
+  await sendMail(smtpPort, 'someone@example.com', [`team@${otherDomain}`], 'Subject: For the other team\n\nhello')
   await item('For the other team').waitFor()
   assert.strictEqual(await items.count(), 1)
 
@@ -303,7 +298,7 @@ async function scenario(browser, trapOrigin, dialect) {
 
   check('a message deleted by another client leaves the list live, and its open view closes')
   await page.waitForFunction(() => document.getElementById('live').classList.contains('on'))
-  await sendMail('alice@example.com', ['bob@example.org'], 'Subject: Short-lived one\n\nsoon gone')
+  await sendMail(smtpPort, 'alice@example.com', ['bob@example.org'], 'Subject: Short-lived one\n\nsoon gone')
   await item('Short-lived one').waitFor()
   await page.waitForFunction(() => document.getElementById('count').textContent.startsWith('3 messages'))
   await open('Short-lived one')
@@ -317,21 +312,21 @@ async function scenario(browser, trapOrigin, dialect) {
   assert.strictEqual(await items.count(), 2)
   assert.ok(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded')
   // One that is not open, through Pat's API.
-  await sendMail('alice@example.com', ['bob@example.org'], 'Subject: Short-lived two\n\nsoon gone')
+  await sendMail(smtpPort, 'alice@example.com', ['bob@example.org'], 'Subject: Short-lived two\n\nsoon gone')
   await item('Short-lived two').waitFor()
   await api('DELETE', `/api/v3/messages/${await idOf('Short-lived two')}`)
   await item('Short-lived two').waitFor({ state: 'detached' })
   await page.waitForFunction(() => document.getElementById('count').textContent.startsWith('2 messages'))
 
   check('after the event stream drops, the page connects again and catches up')
-  await sendMail('alice@example.com', ['bob@example.org'], 'Subject: Short-lived three\n\nsoon gone')
+  await sendMail(smtpPort, 'alice@example.com', ['bob@example.org'], 'Subject: Short-lived three\n\nsoon gone')
   await item('Short-lived three').waitFor()
   await open('Short-lived three')
   const dropped = streams[streams.length - 1]
   const streamsBefore = streams.length
   dropped.muted = true // what the server announces from now on is lost
   await api('DELETE', `/api/v3/messages/${await idOf('Short-lived three')}`)
-  await sendMail('carol@example.com', ['bob@example.org'], 'Subject: Arrived while away\n\nhello')
+  await sendMail(smtpPort, 'carol@example.com', ['bob@example.org'], 'Subject: Arrived while away\n\nhello')
   await dropped.ws.close()
   await item('Arrived while away').waitFor()
   await closedWith('The open message was deleted.')
@@ -369,7 +364,7 @@ async function scenario(browser, trapOrigin, dialect) {
   await closedWith('All messages were deleted, the open one too.')
   await page.waitForFunction(() => document.getElementById('count').textContent === '0 messages')
   assert.strictEqual(await items.count(), 0)
-  await sendMail('billing@example.net', ['bob@example.org'], invoice)
+  await sendMail(smtpPort, 'billing@example.net', ['bob@example.org'], invoice)
   await item('Invoice 42').waitFor()
 
   check('delete all, after confirming')
