@@ -162,7 +162,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-
 /* ---- lists ---- */
 
 static void list_in_mailpit_shape(void **state)
