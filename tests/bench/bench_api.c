@@ -239,7 +239,12 @@ int main(void)
 		measure("GET /api/v3/messages?limit=50", stored, list_v3);
 		measure("GET /api/v1/search?query=WORD+WORD", stored, search_v1);
 		measure("GET /api/v1/search?query=subject:WORD", stored, search_v1_field);
-		measure("GET /api/v2/search?kind=containing (MailHog)", stored, containing_v2);
+		/* A scan of every message, about 2 s a request at a million: measured at the first
+		 * size only, so that `make bench` stays within minutes. */
+		if (s == 0)
+			measure("GET /api/v2/search?kind=containing (MailHog)", stored, containing_v2);
+		else
+			printf("%-44s %9ld %9s %9s\n", "GET /api/v2/search?kind=containing (MailHog)", stored, "-", "-");
 	}
 	close(fd);
 	dq_leader_close(&l);
