@@ -462,6 +462,7 @@ const struct http_route api_routes[] = {
 	{ "GET", "/", webui_get_index, false, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/ui/{file}", webui_get_asset, false, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/healthz", get_healthz, false, true, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/livez", get_healthz, false, true, NULL, HTTP_EVENTS_NONE, 0 }, /* Mailpit's name */
 	{ "GET", "/readyz", get_readyz, true, true, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/metrics", get_metrics, false, true, NULL, HTTP_EVENTS_NONE, 0 },
 	/* MailHog */
@@ -494,6 +495,7 @@ const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/info", api__mailpit_info, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v1/webui", api__mailpit_webui, false, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/events", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_WEBSOCKET, API_EVENTS_MAILPIT },
+	{ "GET", "/view/{file}", api__mailpit_view, true, false, HTTP_TENANT_QUERY, HTTP_EVENTS_NONE, 0 },
 	/* Pat v3 */
 	{ "GET", "/api/v3/messages", api__v3_list, true, false, "before,limit", HTTP_EVENTS_NONE, 0 },
 	{ "DELETE", "/api/v3/messages", api__v3_delete_all, true, false, "q,tz", HTTP_EVENTS_NONE, 0 },

@@ -537,6 +537,41 @@ void api__mailpit_raw(struct http_call *c, struct dq_leader *l)
 	store_row_free(&row);
 }
 
+/* GET /view/{id}.html and /view/{id}.txt (Mailpit's views; {id} may be "latest"): the HTML body
+ * as a document of its own under the strict policy of /api/v3/messages/{id}/html, or the text
+ * body as plain text. Anything else under /view/ is a 404. */
+void api__mailpit_view(struct http_call *c, struct dq_leader *l)
+{
+	const char *file = c->req.params[0], *dot = file != NULL ? strrchr(file, '.') : NULL;
+	bool html = dot != NULL && strcmp(dot, ".html") == 0;
+	char id[64];
+	struct store_row row;
+	struct mime_view *v;
+
+	if (dot == NULL || dot == file || (!html && strcmp(dot, ".txt") != 0) || (size_t)(dot - file) >= sizeof id) {
+		http_reply_error(c, 404, "no view %.64s: a message's view is /view/{id}.html or /view/{id}.txt", file != NULL ? file : "");
+		if (html)
+			api__html_headers(c);
+		return;
+	}
+	memcpy(id, file, (size_t)(dot - file));
+	id[dot - file] = '\0';
+	c->req.params[0] = id;
+	if (load(c, l, &row)) {
+		if (html) {
+			api__reply_html(c, &row);
+		} else if ((v = api__view_of(c, &row)) != NULL) {
+			http_reply_bytes(c, 200, "text/plain; charset=utf-8", v->text, strlen(v->text), NULL);
+			http_reply_header(c, "x-content-type-options", "nosniff");
+			mime_view_free(v);
+		}
+		store_row_free(&row);
+	}
+	c->req.params[0] = file;
+	if (html)
+		api__html_headers(c);
+}
+
 /* A file name for a Content-Disposition: unreserved characters kept, the rest %-escaped (as
  * Mailpit's url.PathEscape does), so no quote or line break reaches the header. */
 static void disposition_name(char *out, size_t n, const char *name)

@@ -57,6 +57,7 @@ void api__mailpit_delete_tag(struct http_call *c, struct dq_leader *l);
 void api__mailpit_send(struct http_call *c, struct dq_leader *l);
 void api__mailpit_info(struct http_call *c, struct dq_leader *l);
 void api__mailpit_webui(struct http_call *c, struct dq_leader *l);
+void api__mailpit_view(struct http_call *c, struct dq_leader *l);
 /* A Mailpit summary event of a new message, or {"Type":"delete"|"truncate"} (render_event). */
 int api__mailpit_event(struct dq_leader *l, const char *tenant, enum http_event_kind kind, const char *id,
 		       struct buf *out);
@@ -87,6 +88,11 @@ void api__v3_raw(struct http_call *c, struct dq_leader *l);
 void api__v3_parts(struct http_call *c, struct dq_leader *l);
 void api__v3_attachments(struct http_call *c, struct dq_leader *l);
 void api__v3_part(struct http_call *c, struct dq_leader *l);
+/* Shared with api_mailpit.c (its /view/{id}.html): a row's HTML body as a document of its own,
+ * its cid: images inlined (a 404 when it has none), and the strict policy every such answer
+ * carries, errors included (api__html_headers after the reply). */
+void api__reply_html(struct http_call *c, const struct store_row *row);
+void api__html_headers(struct http_call *c);
 void api__v3_html(struct http_call *c, struct dq_leader *l);
 void api__v3_delete(struct http_call *c, struct dq_leader *l);
 void api__v3_delete_all(struct http_call *c, struct dq_leader *l);

@@ -219,35 +219,46 @@ void api__v3_part(struct http_call *c, struct dq_leader *l)
 /* Inline parts larger than this stay cid: URLs (not shown) rather than swell the page. */
 #define V3_HTML_MAX_PART (5u << 20)
 
+void api__reply_html(struct http_call *c, const struct store_row *row)
+{
+	struct mime_view *v = NULL;
+	struct pat_err err;
+	char *raw, *html = NULL;
+	size_t len = 0;
+	int rv;
+
+	if ((raw = api__raw_of(c, row, &len)) != NULL && (rv = mime_view_parse(raw, len, &v, &err)) != PAT_OK)
+		http_reply_store_error(c, rv, &err);
+	else if (v != NULL && v->html[0] == '\0')
+		http_reply_error(c, 404, "message %s has no HTML body", row->m.id);
+	else if (v != NULL && (rv = mime_html_inline_parts(raw, len, v, V3_HTML_MAX_PART, &html, &err)) != PAT_OK)
+		http_reply_store_error(c, rv, &err);
+	else if (html != NULL)
+		http_reply_bytes(c, 200, "text/html; charset=utf-8", html, strlen(html), NULL);
+	mime_view_free(v);
+	mem_free(html);
+	mem_free(raw);
+}
+
+void api__html_headers(struct http_call *c)
+{
+	http_reply_header(c, "content-security-policy", V3_HTML_CSP);
+	http_reply_header(c, "x-content-type-options", "nosniff");
+	http_reply_header(c, "referrer-policy", "no-referrer");
+}
+
 /* GET /api/v3/messages/{id}/html[?tenant=NAME]: the HTML body as a document of its own, for the
  * web UI's sandboxed frame (which cannot send X-Pat-Tenant, hence the query). Every answer,
  * errors included, carries the policy above. A message without an HTML body is a 404. */
 void api__v3_html(struct http_call *c, struct dq_leader *l)
 {
 	struct store_row row;
-	struct mime_view *v = NULL;
-	struct pat_err err;
-	char *raw = NULL, *html = NULL;
-	size_t len = 0;
-	int rv;
 
 	if (load(c, l, &row)) {
-		if ((raw = api__raw_of(c, &row, &len)) != NULL && (rv = mime_view_parse(raw, len, &v, &err)) != PAT_OK)
-			http_reply_store_error(c, rv, &err);
-		else if (v != NULL && v->html[0] == '\0')
-			http_reply_error(c, 404, "message %s has no HTML body", row.m.id);
-		else if (v != NULL && (rv = mime_html_inline_parts(raw, len, v, V3_HTML_MAX_PART, &html, &err)) != PAT_OK)
-			http_reply_store_error(c, rv, &err);
-		else if (html != NULL)
-			http_reply_bytes(c, 200, "text/html; charset=utf-8", html, strlen(html), NULL);
-		mime_view_free(v);
-		mem_free(html);
-		mem_free(raw);
+		api__reply_html(c, &row);
 		store_row_free(&row);
 	}
-	http_reply_header(c, "content-security-policy", V3_HTML_CSP);
-	http_reply_header(c, "x-content-type-options", "nosniff");
-	http_reply_header(c, "referrer-policy", "no-referrer");
+	api__html_headers(c);
 }
 
 void api__v3_delete(struct http_call *c, struct dq_leader *l)

@@ -520,6 +520,82 @@ static void message_html_on_its_own(void **state)
 	free(plain_id);
 }
 
+/* Mailpit's views of a message: /view/{id}.html (the same document and policy as v3's) and
+ * /view/{id}.txt (its text), "latest" for the newest; /livez as Mailpit names its liveness. */
+static void mailpit_views(void **state)
+{
+	static const char html_msg[] =
+		"From: a@example.com\r\nTo: b@" HTML_DOMAIN "\r\nSubject: viewed\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n"
+		"--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain words\r\n"
+		"--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p style=\"color: red\">html words</p>\r\n--alt--\r\n";
+	static const char plain[] = "From: a@example.com\r\nTo: b@" HTML_DOMAIN "\r\nSubject: plain view\r\n\r\nonly text\r\n";
+	char target[256], *id, *plain_id;
+	struct response r;
+
+	(void)state;
+	send_message("b@" HTML_DOMAIN, html_msg);
+	send_message("b@" HTML_DOMAIN, plain);
+	id = message_id_of(HTML_TENANT, "viewed");
+	plain_id = message_id_of(HTML_TENANT, "plain view");
+
+	snprintf(target, sizeof target, "/view/%s.html?tenant=" HTML_TENANT, id);
+	request("GET", target, NULL, &r);
+	if (r.status != 200)
+		fail_msg("GET %s: %d %s", target, r.status, r.body);
+	assert_string_equal(header(&r, "content-type"), "text/html; charset=utf-8");
+	expect_html_headers(&r, target);
+	assert_non_null(strstr(r.body, "<p style=\"color: red\">html words</p>"));
+	response_free(&r);
+	snprintf(target, sizeof target, "/view/%s.txt", id);
+	request("GET", target, "X-Pat-Tenant: " HTML_TENANT "\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(header(&r, "content-type"), "text/plain; charset=utf-8");
+	assert_non_null(strstr(r.body, "plain words"));
+	assert_null(strstr(r.body, "html words"));
+	response_free(&r);
+	/* latest: the plain message, sent last; its HTML view is a 404 with the policy. */
+	request("GET", "/view/latest.txt?tenant=" HTML_TENANT, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "only text"));
+	response_free(&r);
+	request("GET", "/view/latest.html?tenant=" HTML_TENANT, NULL, &r);
+	expect_json_error(&r, 404, "the newest message has no HTML");
+	expect_html_headers(&r, "the newest message has no HTML");
+	response_free(&r);
+	/* Another tenant's message, an unknown id, and what is not a view. */
+	snprintf(target, sizeof target, "/view/%s.txt", plain_id);
+	request("GET", target, NULL, &r);
+	expect_json_error(&r, 404, "the message in the default tenant");
+	response_free(&r);
+	request("GET", "/view/01ARZ3NDEKTSV4RRFFQ69G5FAV.html?tenant=" HTML_TENANT, NULL, &r);
+	expect_json_error(&r, 404, "an unknown id");
+	expect_html_headers(&r, "an unknown id");
+	response_free(&r);
+	snprintf(target, sizeof target, "/view/%s.pdf?tenant=" HTML_TENANT, id);
+	request("GET", target, NULL, &r);
+	expect_json_error(&r, 404, "a .pdf view");
+	assert_non_null(strstr(r.body, "/view/{id}.html"));
+	response_free(&r);
+	request("GET", "/view/.html?tenant=" HTML_TENANT, NULL, &r);
+	expect_json_error(&r, 404, "no id");
+	response_free(&r);
+	request("GET", "/view/..%2F..%2Fetc%2Fpasswd.txt?tenant=" HTML_TENANT, NULL, &r);
+	expect_json_error(&r, 404, "a path for an id");
+	response_free(&r);
+
+	request("GET", "/livez", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\"ok\""));
+	response_free(&r);
+
+	request("DELETE", "/api/v3/messages", "X-Pat-Tenant: " HTML_TENANT "\r\n", &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+	free(id);
+	free(plain_id);
+}
+
 /* The UI's checks in headless Chromium (tests/e2e/webui.test.js). */
 static void the_web_ui_in_a_browser(void **state)
 {
@@ -545,6 +621,7 @@ int main(void)
 		cmocka_unit_test(unknown_files_are_json_404s),
 		cmocka_unit_test(event_streams_take_the_tenant_from_the_query),
 		cmocka_unit_test(message_html_on_its_own),
+		cmocka_unit_test(mailpit_views),
 		cmocka_unit_test(the_web_ui_in_a_browser),
 	};
 
