@@ -9,7 +9,7 @@
  * sums them up.
  *
  * Environment: PAT_FAULTS_MESSAGES (per region and run, default 7000), PAT_FAULTS_CONNECTIONS
- * (per region, default 32), PAT_FAULTS_ONLY (run only the named nemesis, or "none"),
+ * (per region, default 128), PAT_FAULTS_ONLY (run only the named nemesis, or "none"),
  * PAT_FAULTS_NETWORK_LATENCY ([cluster] network_latency, default 150ms), PAT_FAULTS_KEEP (keep
  * the logs and the acknowledged ids). Needs root. */
 #include "tests/lib/testutil.h"
@@ -24,7 +24,7 @@
 static struct rg_world world;
 static char why[512];
 static long messages = 7000;
-static int connections = 32;
+static int connections = 128;
 static long total_acked, total_lost, total_duplicated, runs;
 
 static int setup(void **state)
