@@ -59,6 +59,14 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* After each test, also a failed one: nothing of its deployment is left for the next. */
+static int undeploy(void **state)
+{
+	(void)state;
+	rg_undeploy(&world);
+	return 0;
+}
+
 static void run(const char *name)
 {
 	const char *only = getenv("PAT_FAULTS_ONLY");
@@ -90,12 +98,12 @@ static void restart_every_node(void **state) { (void)state; run("restart-nodes")
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(no_faults),
-		cmocka_unit_test(kill_the_leader),
-		cmocka_unit_test(kill_the_leaders_region),
-		cmocka_unit_test(partition_the_leaders_region),
-		cmocka_unit_test(pause_the_leader),
-		cmocka_unit_test(restart_every_node),
+		cmocka_unit_test_teardown(no_faults, undeploy),
+		cmocka_unit_test_teardown(kill_the_leader, undeploy),
+		cmocka_unit_test_teardown(kill_the_leaders_region, undeploy),
+		cmocka_unit_test_teardown(partition_the_leaders_region, undeploy),
+		cmocka_unit_test_teardown(pause_the_leader, undeploy),
+		cmocka_unit_test_teardown(restart_every_node, undeploy),
 	};
 	return cmocka_run_group_tests_name("faults: three regions under kill, partition, pause and restart", tests, setup,
 					   teardown);

@@ -212,16 +212,17 @@ void fx_run(struct rg_world *w, const struct fx_nemesis *n, long messages, int c
 		int64_t left = deadline - wall_ms();
 
 		res->load_status[r] = tu_wait_exit(pids[r], left > 0 ? (int)left : 0);
-		if (res->load_status[r] < 0) {
-			for (int k = r; k < RG_REGIONS; k++)
-				tu_stop(pids[k], SIGKILL);
+		if (res->load_status[r] < 0)
 			fail_msg("the clients ran for more than %d minutes", LOAD_TIMEOUT_MS / 60000);
-		}
-		if (res->load_status[r] != 0) {
+		w->loads[r] = 0;
+		{
 			char *log = tu_read_file(logs[r], NULL);
 
-			print_message("client in %s exited with status %d:\n%s\n", w->regions[r].name, res->load_status[r],
-				      log ? log : "");
+			if (log != NULL && (strstr(log, "Sanitizer") != NULL || strstr(log, "runtime error:") != NULL))
+				fail_msg("the client in %s reported a sanitizer error:\n%s", w->regions[r].name, log);
+			if (res->load_status[r] != 0)
+				print_message("client in %s exited with status %d:\n%s\n", w->regions[r].name,
+					      res->load_status[r], log ? log : "");
 			free(log);
 		}
 	}

@@ -486,6 +486,9 @@ void rg_deploy(struct rg_world *w)
 void rg_undeploy(struct rg_world *w)
 {
 	for (int r = 0; r < RG_REGIONS; r++) {
+		if (w->loads[r] != 0)
+			tu_stop(w->loads[r], SIGKILL);
+		w->loads[r] = 0;
 		proc_stop(&w->regions[r].gateway, SIGKILL, "a gateway");
 		if (w->regions[r].cut_off)
 			rg_cut_off(w, r, false);
@@ -534,7 +537,8 @@ pid_t rg_load_start(struct rg_world *w, int r, long messages, int connections, c
 
 	snprintf(n_messages, sizeof n_messages, "%ld", messages);
 	snprintf(n_connections, sizeof n_connections, "%d", connections);
-	return spawn_in(w->regions[r].netns, argv, log);
+	assert_int_equal(w->loads[r], 0);
+	return w->loads[r] = spawn_in(w->regions[r].netns, argv, log);
 }
 
 /* One message: an id and a Message-ID. */

@@ -40,6 +40,7 @@ struct rg_world {
 	struct rg_proc nodes[RG_NODES];   /* node id i + 1, in region i / 2 (as the examples) */
 	char *data[RG_NODES];             /* their data directories (this deployment's) */
 	struct rg_proc netsim[2];         /* the links between us-east and eu-west, and to ap-south */
+	pid_t loads[RG_REGIONS];          /* clients started by rg_load_start() and not yet reaped */
 	int near_ms, far_ms;              /* their one-way latencies */
 	char network_latency[16];         /* [cluster] network_latency of every node */
 	int deployments;                  /* started so far: each gets fresh data directories */
@@ -65,7 +66,8 @@ void rg_destroy(struct rg_world *w);
  * gateways; returns once every member is online, three are voters and every gateway's /readyz
  * answers 200. */
 void rg_deploy(struct rg_world *w);
-/* Kill the deployment's processes and heal every partition (the namespaces stay). */
+/* Kill the deployment's processes and clients and heal every partition (the namespaces
+ * stay). A test's teardown calls it, so that a failed run leaves nothing for the next. */
 void rg_undeploy(struct rg_world *w);
 
 /* Index of the node that leads (0 .. RG_NODES-1), as a live region's `pat cluster status` sees
@@ -85,7 +87,8 @@ void rg_cut_off(struct rg_world *w, int r, bool cut);
 /* Wait until region r's gateway answers /readyz with 200. */
 void rg_gateway_wait_ready(struct rg_world *w, int r, int timeout_ms);
 
-/* Start `pat load --retry ... --acked acked` in region r against its gateway. */
+/* Start `pat load --retry ... --acked acked` in region r against its gateway; its pid is
+ * also kept in w->loads[r] (whoever reaps it sets that to 0; rg_undeploy() kills it). */
 pid_t rg_load_start(struct rg_world *w, int r, long messages, int connections, const char *acked, const char *log);
 /* Run argv to completion inside region r (as tu_run). */
 struct tu_proc;
