@@ -134,9 +134,33 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Latency per region, the run's span and the failover time, from the --acked lines. */
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* When writes resumed: the end of the longest silence between two acknowledgements (of any
+ * region) that ends after the fault, within a minute of it. Replies to commits made before the
+ * fault still arrive for a moment after it, so the silence starts a little later. */
+static double resumed_after(int64_t *accepted, size_t n, int64_t struck_ms)
+{
+	int64_t longest = -1, end = 0;
+
+	qsort(accepted, n, sizeof *accepted, cmp_int64);
+	for (size_t i = 1; i < n; i++)
+		if (accepted[i] > struck_ms && accepted[i] <= struck_ms + 60000 && accepted[i] - accepted[i - 1] > longest) {
+			longest = accepted[i] - accepted[i - 1];
+			end = accepted[i];
+		}
+	return longest >= 0 ? (double)(end - struck_ms) / 1000.0 : -1;
+}
+
 static void measure(const char *const *acked, struct fx_result *res)
 {
-	int64_t first_sent = INT64_MAX, last_accepted = 0, first_after = INT64_MAX;
+	int64_t first_sent = INT64_MAX, last_accepted = 0, first_after = INT64_MAX, *all = NULL;
+	size_t n_all = 0, cap_all = 0;
 
 	for (int r = 0; r < RG_REGIONS; r++) {
 		char *text = tu_read_file(acked[r], NULL), *line, *save = NULL;
@@ -154,6 +178,12 @@ static void measure(const char *const *acked, struct fx_result *res)
 				assert_non_null(lat);
 			}
 			lat[n++] = (double)(accepted - sent);
+			if (n_all == cap_all) {
+				cap_all = cap_all ? cap_all * 2 : 4096;
+				all = realloc(all, cap_all * sizeof *all);
+				assert_non_null(all);
+			}
+			all[n_all++] = accepted;
 			first_sent = sent < first_sent ? sent : first_sent;
 			last_accepted = accepted > last_accepted ? accepted : last_accepted;
 			if (res->struck_ms > 0 && sent > res->struck_ms && accepted < first_after)
@@ -167,7 +197,9 @@ static void measure(const char *const *acked, struct fx_result *res)
 	}
 	res->seconds = last_accepted > first_sent ? (double)(last_accepted - first_sent) / 1000.0 : 0;
 	res->rate = res->seconds > 0 ? (double)res->check.acknowledged / res->seconds : 0;
-	res->failover_s = first_after != INT64_MAX ? (double)(first_after - res->struck_ms) / 1000.0 : -1;
+	res->first_sent_after_s = first_after != INT64_MAX ? (double)(first_after - res->struck_ms) / 1000.0 : -1;
+	res->resumed_s = res->struck_ms > 0 ? resumed_after(all, n_all, res->struck_ms) : -1;
+	free(all);
 }
 
 void fx_run(struct rg_world *w, const struct fx_nemesis *n, long messages, int connections, struct fx_result *res)
@@ -247,8 +279,10 @@ void fx_print(const struct fx_result *res)
 	       " ap-south %.0f/%.0f",
 	       res->nemesis, res->seconds, res->rate, res->p50_ms[0], res->p99_ms[0], res->p50_ms[1], res->p99_ms[1],
 	       res->p50_ms[2], res->p99_ms[2]);
-	if (res->struck_ms > 0 && res->failover_s >= 0)
-		printf("; first write %.2f s after the fault", res->failover_s);
+	if (res->struck_ms > 0 && res->resumed_s >= 0)
+		printf("; writes resumed %.2f s after the fault", res->resumed_s);
+	if (res->struck_ms > 0 && res->first_sent_after_s >= 0)
+		printf(" (a message sent after it: %.2f s)", res->first_sent_after_s);
 	printf("\n");
 	fflush(stdout);
 }

@@ -29,7 +29,9 @@ struct fx_result {
 	long messages;             /* asked of the clients in all */
 	int load_status[RG_REGIONS]; /* each client's exit status (0: all its messages accepted) */
 	int64_t struck_ms;         /* see fx_nemesis */
-	double failover_s;         /* struck -> the first acceptance of a message sent after it; -1: none */
+	double resumed_s;          /* struck -> the end of the longest silence in acceptances after it
+				    * (when writes resumed: the failover time); -1: none */
+	double first_sent_after_s; /* struck -> the first acceptance of a message sent after it; -1: none */
 	double seconds;            /* the first message sent -> the last accepted */
 	double rate;               /* acknowledged / seconds */
 	double p50_ms[RG_REGIONS], p99_ms[RG_REGIONS]; /* accept latency per region (final dot -> 250) */
