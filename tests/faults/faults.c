@@ -54,7 +54,8 @@ static int teardown(void **state)
 {
 	(void)state;
 	rg_destroy(&world);
-	printf("faults: all runs: %ld runs, acknowledged %ld, lost %ld, duplicated %ld\n", runs, total_acked, total_lost,
+	if (runs > 0)
+		printf("faults: all runs: %ld runs, acknowledged %ld, lost %ld, duplicated %ld\n", runs, total_acked, total_lost,
 	       total_duplicated);
 	return 0;
 }

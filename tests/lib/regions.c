@@ -145,8 +145,46 @@ static bool tcp_open_in(const char *netns, const char *host, int port)
 	return ok;
 }
 
+static void run_quietly(const char *cmd)
+{
+	int status = system(cmd);
+
+	(void)status; /* a namespace already gone is fine */
+}
+
+/* The world being run, for the last resort below. */
+static struct rg_world *live;
+
+/* At exit, whatever happened (a failure in a group setup, where cmocka runs no teardown): kill
+ * what is still running, by pid, and delete the namespaces. Nothing here may fail a test. */
+static void last_resort(void)
+{
+	char cmd[160];
+
+	if (live == NULL || !live->created)
+		return;
+	for (int i = 0; i < RG_NODES; i++)
+		if (live->nodes[i].pid != 0)
+			kill(live->nodes[i].pid, SIGKILL);
+	for (int r = 0; r < RG_REGIONS; r++) {
+		if (live->regions[r].gateway.pid != 0)
+			kill(live->regions[r].gateway.pid, SIGKILL);
+		if (live->loads[r] != 0)
+			kill(live->loads[r], SIGKILL);
+		snprintf(cmd, sizeof cmd, "ip netns del %s 2>/dev/null", live->regions[r].netns);
+		run_quietly(cmd);
+	}
+	for (int k = 0; k < 2; k++)
+		if (live->netsim[k].pid != 0)
+			kill(live->netsim[k].pid, SIGKILL);
+	snprintf(cmd, sizeof cmd, "ip netns del %s 2>/dev/null", live->wan);
+	run_quietly(cmd);
+}
+
 bool rg_create(struct rg_world *w, char *why, size_t n)
 {
+	static bool registered;
+
 	char script[8192];
 	size_t off = 0;
 	char *out = NULL;
@@ -225,6 +263,9 @@ bool rg_create(struct rg_world *w, char *why, size_t n)
 	}
 	free(out);
 	w->created = true;
+	live = w;
+	if (!registered)
+		registered = atexit(last_resort) == 0;
 	for (int k = 0; k < 2; k++) {
 		char listen[32], latency[64];
 		const char *argv[] = { tu_pat_bin(), "netsim", "--listen", listen, "--transparent", "--profile", "custom",
@@ -264,6 +305,8 @@ void rg_destroy(struct rg_world *w)
 		snprintf(script + off, sizeof script - off, "true\n");
 		sh(script, NULL);
 	}
+	if (live == w)
+		live = NULL;
 	for (int r = 0; r < RG_REGIONS; r++)
 		free(w->regions[r].gateway.log);
 	for (int i = 0; i < RG_NODES; i++) {
