@@ -5,6 +5,7 @@
 #   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run             install dependencies, build and start `pat serve`
 #   make bench           run the benchmarks (docs/BENCHMARKS.md)
+#   make test-faults     three regions in network namespaces under faults (root; docs/DEVELOPMENT.md)
 #   make install         install pat, its systemd units and example configs (PREFIX, DESTDIR)
 #   make clean           remove build/
 #
@@ -71,7 +72,7 @@ $(FLAGS_MK): Makefile deploy/install-deps.sh
 	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
 	   echo "TEST_LIBS := $$(pkg-config --libs $(TEST_PKGS))"; } > $@.tmp && mv $@.tmp $@
 
-.PHONY: all deps test run bench install clean check-layers help FORCE
+.PHONY: all deps test test-faults faults-need-root run bench install clean check-layers help FORCE
 
 # The commit pat was built from, for `pat version`: the stamp changes only when HEAD does,
 # so that only version.o is rebuilt.
@@ -130,6 +131,20 @@ test: deps $(BUILD)/pat $(TEST_BINS) check-layers $(E2E_STAMP)
 	@PAT_BIN=$(CURDIR)/$(BUILD)/pat PAT_SOURCE_DIR=$(CURDIR) SANITIZE=$(SANITIZE) PAT_E2E_DIR=$(CURDIR)/$(E2E_DIR) \
 		tests/run-tests.sh $(TEST_BINS)
 
+# The fault suite: tests/faults/*.c, each a cmocka program run as make test runs its programs.
+# The root check comes first, before anything is built.
+# It makes network namespaces and iptables rules, so it needs root (it says so and fails
+# without). PAT_FAULTS_* variables tune it (tests/faults/faults.c).
+FAULT_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/faults/*.c))
+
+faults-need-root:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make test-faults: needs root (network namespaces, veth links, iptables): run it as root, e.g. sudo make test-faults" >&2; \
+		exit 1; fi
+
+test-faults: faults-need-root deps $(BUILD)/pat $(FAULT_BINS)
+	@PAT_BIN=$(CURDIR)/$(BUILD)/pat PAT_SOURCE_DIR=$(CURDIR) SANITIZE=$(SANITIZE) tests/run-tests.sh $(FAULT_BINS)
+
 # Benchmarks: every tests/bench/bench_*.c is a program run in turn (see docs/BENCHMARKS.md).
 BENCH_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/bench/bench_*.c))
 
@@ -166,6 +181,6 @@ clean:
 	rm -rf build
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
 
--include $(LIB_OBJS:.o=.d) $(TLIB_OBJS:.o=.d) $(BUILD)/obj/cli/main.d $(TEST_BINS:$(BUILD)/%=$(BUILD)/obj/%.d) $(BENCH_BINS:$(BUILD)/%=$(BUILD)/obj/%.d)
+-include $(LIB_OBJS:.o=.d) $(TLIB_OBJS:.o=.d) $(BUILD)/obj/cli/main.d $(TEST_BINS:$(BUILD)/%=$(BUILD)/obj/%.d) $(BENCH_BINS:$(BUILD)/%=$(BUILD)/obj/%.d) $(FAULT_BINS:$(BUILD)/%=$(BUILD)/obj/%.d)

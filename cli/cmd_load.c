@@ -2,11 +2,17 @@
  * user of the server would feel: messages per second and the accept latency of each message,
  * from the end of its DATA (the final dot) to the server's 2xx.
  *
- *   pat load [--smtp ADDR:PORT] [--connections N] [--messages N] [--size BYTES] [--rate N] [--json]
+ *   pat load [--smtp ADDR:PORT] [--connections N] [--messages N] [--size BYTES] [--rate N]
+ *            [--retry DURATION] [--acked FILE] [--json]
  *
  * Every connection is a thread with one blocking socket that sends one message after another,
- * as an application's mail library does. Exit status: 0 when every message was accepted, 1
- * when some were refused or a connection failed, 2 for bad usage. */
+ * as an application's mail library does. Each message has a Message-ID of its own. With
+ * --retry, a message answered 4xx or whose connection failed is sent again (over a new
+ * connection when it failed), as a mail queue would, until DURATION after its first attempt;
+ * --acked writes a line per accepted message, so that a test can look for every acknowledged
+ * message afterwards. Exit status: 0 when every message was accepted, 1 when some were refused
+ * or a connection failed, 2 for bad usage. */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,10 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/smtp_link.h"
 #include "lib/buf.h"
+#include "lib/err.h"
 #include "lib/mem.h"
 #include "lib/timeutil.h"
 #include "lib/units.h"
@@ -28,18 +36,32 @@
 #define OPT_SIZE 3
 #define OPT_JSON 4
 #define OPT_RATE 5
+#define OPT_RETRY 6
+#define OPT_ACKED 7
+
+/* Message i's Message-ID: its number, the pid and the start time, unique across runs and
+ * machines that do not share both; fixed width, so that every message has the same size. */
+#define MSGID_FORMAT "%010ld.%010d.%013lld@load.pat.test"
+#define MSGID_HEADER_LEN (sizeof "Message-ID: <0000000000.0000000000.0000000000000@load.pat.test>\r\n" - 1)
+
+/* Pause before a connection that failed is opened again (with --retry). */
+#define RECONNECT_PAUSE_MS 100
 
 struct load {
 	const char *target;
 	long messages;
 	long rate;                   /* messages per second in all, 0: as fast as the server takes them */
+	int64_t retry_ns;            /* --retry: how long a message is sent again; 0: never */
 	int64_t start_ns;
+	int64_t start_wall_ms;       /* in every Message-ID, with the pid: unique across runs */
 	atomic_long next;            /* the next message number to send */
 	atomic_long accepted, refused;
+	atomic_long resent;          /* attempts after a 4xx or a failed connection */
 	atomic_int broken;           /* connections that failed */
 	double *latency_ms;          /* per message; NAN when not accepted */
-	const char *body;            /* the message, dot-stuffed, ending in CRLF.CRLF */
+	const char *body;            /* the message after its Message-ID, ending in CRLF.CRLF */
 	size_t body_len;
+	FILE *acked;                 /* --acked: a line per accepted message, or NULL */
 	char first_error[600];
 	pthread_mutex_t mu;
 };
@@ -68,60 +90,131 @@ static bool expect(struct load *ld, struct smtp_link *l, const char *cmd, int wa
 	return false;
 }
 
+/* How one attempt at a message ended. */
+enum attempt {
+	ATTEMPT_ACCEPTED,  /* 2xx after the final dot */
+	ATTEMPT_REFUSED,   /* 5xx after the final dot: sending it again would not help */
+	ATTEMPT_DEFERRED,  /* 4xx after the final dot; the connection is still usable */
+	ATTEMPT_BROKEN,    /* the connection failed, or a command before it was refused */
+};
+
+static bool session_open(struct load *ld, struct smtp_link *l)
+{
+	if (smtp_link_open(l, ld->target, 60) != 0) {
+		note_error(ld, "connection", "cannot connect");
+		return false;
+	}
+	if (!expect(ld, l, NULL, 220) || !expect(ld, l, "EHLO load.pat.test\r\n", 250)) {
+		smtp_link_close(l);
+		return false;
+	}
+	return true;
+}
+
+/* Send message i once over l. */
+static enum attempt send_message(struct load *ld, struct smtp_link *l, long i, struct buf *msg)
+{
+	char reply[512], msgid[96];
+	const char *queue_id;
+	int64_t t0, sent_ms;
+	int code;
+
+	if (!expect(ld, l, "MAIL FROM:<load@pat.test>\r\n", 250) || !expect(ld, l, "RCPT TO:<inbox@pat.test>\r\n", 250) ||
+	    !expect(ld, l, "DATA\r\n", 354))
+		return ATTEMPT_BROKEN;
+	/* One write per message: a second small one would wait for the server's delayed ACK. */
+	snprintf(msgid, sizeof msgid, MSGID_FORMAT, i, (int)getpid(), (long long)ld->start_wall_ms);
+	buf_reset(msg);
+	if (buf_printf(msg, "Message-ID: <%s>\r\n", msgid) != PAT_OK || buf_append(msg, ld->body, ld->body_len) != PAT_OK) {
+		note_error(ld, "message", "out of memory");
+		return ATTEMPT_BROKEN;
+	}
+	t0 = time_mono_ns();
+	sent_ms = time_wall_ms();
+	if (smtp_link_send(l, msg->data, msg->len) != 0)
+		return ATTEMPT_BROKEN;
+	code = smtp_link_reply(l, reply, sizeof reply);
+	if (code < 0) {
+		note_error(ld, "connection", reply);
+		return ATTEMPT_BROKEN;
+	}
+	if (code / 100 != 2) {
+		note_error(ld, "message refused", reply);
+		return code / 100 == 4 ? ATTEMPT_DEFERRED : ATTEMPT_REFUSED;
+	}
+	ld->latency_ms[i] = (double)(time_mono_ns() - t0) / 1e6;
+	if (ld->acked != NULL) {
+		/* The queue id is the reply's last word ("250 2.0.0 Ok: queued as ID"). */
+		queue_id = strrchr(reply, ' ');
+		queue_id = queue_id != NULL ? queue_id + 1 : reply;
+		pthread_mutex_lock(&ld->mu);
+		fprintf(ld->acked, "%s %s %lld %lld\n", queue_id, msgid, (long long)sent_ms, (long long)time_wall_ms());
+		pthread_mutex_unlock(&ld->mu);
+	}
+	return ATTEMPT_ACCEPTED;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
 static void *run_connection(void *arg)
 {
 	struct load *ld = arg;
-	struct smtp_link l;
-	long i;
+	struct smtp_link l = { .fd = -1 };
+	struct buf msg = BUF_INIT;
+	int64_t first_try = 0;
+	long i = -1;
 
-	if (smtp_link_open(&l, ld->target, 60) != 0) {
-		note_error(ld, "connection", "cannot connect");
-		atomic_fetch_add(&ld->broken, 1);
-		return NULL;
-	}
-	if (!expect(ld, &l, NULL, 220) || !expect(ld, &l, "EHLO load.pat.test\r\n", 250))
-		goto broken;
-	while ((i = atomic_fetch_add(&ld->next, 1)) < ld->messages) {
-		char reply[512];
-		int64_t t0;
-		int code;
+	for (;;) {
+		enum attempt a = ATTEMPT_BROKEN;
 
-		if (ld->rate > 0) {
-			/* Message i is due i/rate seconds after the start: a steady flow, not bursts. */
-			int64_t due = ld->start_ns + (int64_t)((double)i * 1e9 / (double)ld->rate);
-			int64_t wait = due - time_mono_ns();
+		if (i < 0) {
+			if ((i = atomic_fetch_add(&ld->next, 1)) >= ld->messages)
+				break;
+			if (ld->rate > 0) {
+				/* Message i is due i/rate seconds after the start: a steady flow, not bursts. */
+				int64_t due = ld->start_ns + (int64_t)((double)i * 1e9 / (double)ld->rate);
+				int64_t wait = due - time_mono_ns();
 
-			if (wait > 0) {
-				struct timespec ts = { wait / 1000000000, wait % 1000000000 };
-
-				nanosleep(&ts, NULL);
+				if (wait > 0)
+					sleep_ms(wait / 1000000);
 			}
+			first_try = time_mono_ns();
 		}
-		if (!expect(ld, &l, "MAIL FROM:<load@pat.test>\r\n", 250) || !expect(ld, &l, "RCPT TO:<inbox@pat.test>\r\n", 250) ||
-		    !expect(ld, &l, "DATA\r\n", 354))
-			goto broken;
-		t0 = time_mono_ns();
-		if (smtp_link_send(&l, ld->body, ld->body_len) != 0)
-			goto broken;
-		code = smtp_link_reply(&l, reply, sizeof reply);
-		if (code < 0) {
-			note_error(ld, "connection", reply);
-			goto broken;
+		if (l.fd >= 0 || session_open(ld, &l))
+			a = send_message(ld, &l, i, &msg);
+		if (a == ATTEMPT_ACCEPTED || a == ATTEMPT_REFUSED) {
+			atomic_fetch_add(a == ATTEMPT_ACCEPTED ? &ld->accepted : &ld->refused, 1);
+			i = -1;
+			continue;
 		}
-		if (code / 100 == 2) {
-			ld->latency_ms[i] = (double)(time_mono_ns() - t0) / 1e6;
-			atomic_fetch_add(&ld->accepted, 1);
-		} else {
-			note_error(ld, "message refused", reply);
+		if (a == ATTEMPT_BROKEN)
+			smtp_link_close(&l);
+		if (ld->retry_ns > 0 && time_mono_ns() - first_try < ld->retry_ns) {
+			atomic_fetch_add(&ld->resent, 1);
+			if (a == ATTEMPT_BROKEN)
+				sleep_ms(RECONNECT_PAUSE_MS);
+			continue;
+		}
+		if (a == ATTEMPT_DEFERRED && ld->retry_ns == 0) {
+			/* Without --retry a 4xx is a refusal, and the connection goes on. */
 			atomic_fetch_add(&ld->refused, 1);
+			i = -1;
+			continue;
 		}
+		/* A failed connection, or a message that was not accepted in time: give up. */
+		atomic_fetch_add(&ld->broken, 1);
+		break;
 	}
-	smtp_link_send(&l, "QUIT\r\n", 6);
-	smtp_link_close(&l);
-	return NULL;
-broken:
-	atomic_fetch_add(&ld->broken, 1);
-	smtp_link_close(&l);
+	if (l.fd >= 0) {
+		smtp_link_send(&l, "QUIT\r\n", 6);
+		smtp_link_close(&l);
+	}
+	buf_free(&msg);
 	return NULL;
 }
 
@@ -132,14 +225,14 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* A message of `size` bytes (give or take one): headers, then lines of text; then the end of
- * DATA. */
+/* A message of `size` bytes (give or take one) once its Message-ID header is put in front:
+ * the other headers, then lines of text; then the end of DATA. */
 static void make_message(struct buf *b, uint64_t size)
 {
 	static const char line[] = "The quick brown fox jumps over the lazy dog, and Pat stores it on a majority.\r\n";
 
 	buf_append_str(b, "From: Load <load@pat.test>\r\nTo: Inbox <inbox@pat.test>\r\n"
-			  "Subject: pat load\r\nMessage-ID: <load@pat.test>\r\n\r\n");
+			  "Subject: pat load\r\n\r\n");
 	while (b->len + sizeof line - 1 <= size)
 		buf_append_str(b, line);
 	if (b->len + 2 < size) {
@@ -200,10 +293,24 @@ int cli_cmd_load(struct cli_args *args)
 			args->values[OPT_SIZE]);
 		goto out;
 	}
+	if (args->values[OPT_RETRY] != NULL) {
+		int64_t ms;
+
+		if (units_parse_duration(args->values[OPT_RETRY], &ms) != 0 || ms <= 0) {
+			fprintf(stderr, "pat load: --retry must be a duration such as 30s or 2m, not '%s'\n",
+				args->values[OPT_RETRY]);
+			goto out;
+		}
+		ld.retry_ns = ms * 1000000;
+	}
 	rv = CLI_EXIT_FAILURE;
+	if (args->values[OPT_ACKED] != NULL && (ld.acked = fopen(args->values[OPT_ACKED], "w")) == NULL) {
+		fprintf(stderr, "pat load: cannot write %s: %s\n", args->values[OPT_ACKED], strerror(errno));
+		goto out;
+	}
 	ld.target = s.smtp.listen;
 	pthread_mutex_init(&ld.mu, NULL);
-	make_message(&msg, size);
+	make_message(&msg, size - MSGID_HEADER_LEN);
 	ld.latency_ms = mem_calloc((size_t)ld.messages, sizeof *ld.latency_ms);
 	acc = mem_calloc((size_t)ld.messages, sizeof *acc);
 	threads = mem_calloc((size_t)conns, sizeof *threads);
@@ -217,6 +324,7 @@ int cli_cmd_load(struct cli_args *args)
 	ld.body_len = msg.len;
 	t0 = time_mono_ns();
 	ld.start_ns = t0;
+	ld.start_wall_ms = time_wall_ms();
 	for (; started < conns; started++)
 		if (pthread_create(&threads[started], NULL, run_connection, &ld) != 0)
 			break;
@@ -234,21 +342,30 @@ int cli_cmd_load(struct cli_args *args)
 	rate = (double)n_acc / ((double)elapsed / 1e9);
 	if (args->values[OPT_JSON] != NULL)
 		printf("{\"target\": \"%s\", \"connections\": %ld, \"size\": %llu, \"messages\": %ld, \"accepted\": %zu,"
-		       " \"refused\": %ld, \"broken_connections\": %d, \"seconds\": %.3f, \"messages_per_second\": %.1f,"
-		       " \"latency_p50_ms\": %.3f, \"latency_p99_ms\": %.3f}\n",
-		       ld.target, started, (unsigned long long)msg.len - 3, ld.messages, n_acc, atomic_load(&ld.refused),
-		       atomic_load(&ld.broken), (double)elapsed / 1e9, rate, n_acc ? p50 : 0.0, n_acc ? p99 : 0.0);
+		       " \"refused\": %ld, \"resent\": %ld, \"broken_connections\": %d, \"seconds\": %.3f,"
+		       " \"messages_per_second\": %.1f, \"latency_p50_ms\": %.3f, \"latency_p99_ms\": %.3f}\n",
+		       ld.target, started, (unsigned long long)(msg.len - 3 + MSGID_HEADER_LEN), ld.messages, n_acc, atomic_load(&ld.refused),
+		       atomic_load(&ld.resent), atomic_load(&ld.broken), (double)elapsed / 1e9, rate, n_acc ? p50 : 0.0, n_acc ? p99 : 0.0);
 	else
 		printf("%zu of %ld messages of %llu bytes accepted by %s over %ld connections in %.2f s: %.0f messages/s;"
 		       " accept latency p50 %.2f ms, p99 %.2f ms\n",
-		       n_acc, ld.messages, (unsigned long long)msg.len - 3, ld.target, started, (double)elapsed / 1e9, rate,
+		       n_acc, ld.messages, (unsigned long long)(msg.len - 3 + MSGID_HEADER_LEN), ld.target, started, (double)elapsed / 1e9, rate,
 		       n_acc ? p50 : 0.0, n_acc ? p99 : 0.0);
 	if (ld.first_error[0] != '\0')
 		fprintf(stderr, "pat load: %ld refused, %d connections failed; first problem: %s\n", atomic_load(&ld.refused),
 			atomic_load(&ld.broken), ld.first_error);
+	if (atomic_load(&ld.resent) > 0)
+		fprintf(stderr, "pat load: %ld attempts sent again after a 4xx reply or a failed connection\n",
+			atomic_load(&ld.resent));
 	rv = (long)n_acc == ld.messages ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+	if (ld.acked != NULL && fflush(ld.acked) != 0) {
+		fprintf(stderr, "pat load: cannot write %s: %s\n", args->values[OPT_ACKED], strerror(errno));
+		rv = CLI_EXIT_FAILURE;
+	}
 	pthread_mutex_destroy(&ld.mu);
 out:
+	if (ld.acked != NULL)
+		fclose(ld.acked);
 	mem_free(threads);
 	mem_free(acc);
 	mem_free(ld.latency_ms);

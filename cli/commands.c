@@ -59,6 +59,8 @@ static const struct cli_option load_options[] = {
 	{ "--size", "BYTES", NULL, "size of each message, such as 1KiB or 20KiB (default 1KiB)" },
 	{ "--json", NULL, NULL, "print the result as JSON" },
 	{ "--rate", "N", NULL, "messages per second in all, a steady flow (default: as fast as accepted)" },
+	{ "--retry", "DURATION", NULL, "send a message answered 4xx or cut off again, for up to DURATION (default: never)" },
+	{ "--acked", "FILE", NULL, "write a line per accepted message: queue id, Message-ID, sent and accepted (Unix ms)" },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -51,6 +51,7 @@ prometheus
 prometheus-alertmanager
 systemd
 iptables
+iproute2
 "
 # Optional groups, installed only when asked for with --with GROUP.
 PACKAGES_BENCH="

@@ -42,6 +42,10 @@ struct writer_options {
 };
 
 #define WRITER_STUCK_AFTER 3
+/* A commit at least this long makes the writer pause as long before the next (at most
+ * WRITER_YIELD_MAX_NS), so that writers further from the leader get turns (writer.c). */
+#define WRITER_YIELD_FROM_NS (20 * 1000000LL)
+#define WRITER_YIELD_MAX_NS (250 * 1000000LL)
 
 struct writer_stats {
 	uint64_t batches;  /* transactions committed */

@@ -650,6 +650,73 @@ static void acknowledged_messages_survive_kill_9(void **state)
 	dq_leader_close(&l);
 }
 
+/* pat load --retry carries on through a crash and restart of the server, as a mail queue
+ * would, and --acked names every message it counted: each line's queue id is stored, with
+ * the line's Message-ID. */
+static void load_retries_through_a_restart_and_lists_what_was_acknowledged(void **state)
+{
+	char acked_path[4200];
+	const char *argv[] = { tu_pat_bin(), "load", "--smtp", serve.smtp_address, "--connections", "4", "--messages", "3000",
+			       "--retry", "60s", "--acked", acked_path, NULL };
+	char *load_log, *acked, *line, *save = NULL;
+	struct dq_leader l;
+	pid_t load;
+	int status, lines = 0;
+	bool killed_mid_run;
+	size_t len = 0;
+
+	(void)state;
+	snprintf(acked_path, sizeof acked_path, "%s/acked", serve.dir);
+	if (asprintf(&load_log, "%s/load.log", serve.dir) < 0)
+		fail_msg("asprintf");
+	load = tu_spawn(argv, NULL, load_log);
+	/* Kill the server once some messages were acknowledged (or the load is over). */
+	while (tu_wait_exit(load, 10) < 0) {
+		char *sofar = tu_read_file(acked_path, &len);
+
+		free(sofar);
+		if (len > 100 * 60)
+			break;
+	}
+	killed_mid_run = len > 100 * 60;
+	assert_int_equal(tu_stop(serve.pid, SIGKILL), 128 + SIGKILL);
+	serve.pid = 0;
+	ts_serve_start(&serve, serve_settings);
+	status = tu_wait_exit(load, 120000);
+	{
+		char *log = tu_read_file(load_log, NULL);
+
+		if (status != 0)
+			fail_msg("pat load --retry did not get every message accepted (%d):\n%s", status, log);
+		assert_contains(log, "3000 of 3000 messages");
+		if (killed_mid_run)
+			assert_contains(log, "sent again after a 4xx reply or a failed connection");
+		free(log);
+	}
+	assert_int_equal(dq_leader_init(&l, serve.node_address, "pat", 5000, 30000), PAT_OK);
+	acked = tu_read_file(acked_path, NULL);
+	assert_non_null(acked);
+	for (line = strtok_r(acked, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char id[64], msgid[128];
+		long long sent, accepted;
+		struct store_row row;
+		struct pat_err err;
+
+		if (sscanf(line, "%63s %127s %lld %lld", id, msgid, &sent, &accepted) != 4)
+			fail_msg("malformed --acked line: %s", line);
+		assert_true(accepted >= sent);
+		if (store_get(&l, "default", id, &row, &err) != PAT_OK)
+			fail_msg("acknowledged message %s (%s) is not stored: %s", id, msgid, err.msg);
+		assert_string_equal(row.m.message_id, msgid);
+		store_row_free(&row);
+		lines++;
+	}
+	assert_int_equal(lines, 3000);
+	free(acked);
+	free(load_log);
+	dq_leader_close(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -666,6 +733,7 @@ int main(void)
 		cmocka_unit_test(sendmail_delivers),
 		cmocka_unit_test(load_sends_and_reports),
 		cmocka_unit_test(acknowledged_messages_survive_kill_9),
+		cmocka_unit_test(load_retries_through_a_restart_and_lists_what_was_acknowledged),
 	};
 	return cmocka_run_group_tests_name("pat serve over SMTP", tests, setup, teardown);
 }
