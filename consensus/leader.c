@@ -1,6 +1,7 @@
 /* leader: see leader.h. */
 #include "consensus/leader.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -71,61 +72,206 @@ int dq_ask_leader(const char *address, int timeout_ms, uint64_t *id, char *leade
 	return rv;
 }
 
-/* One pass over the last known leader and the seeds. */
+/* ---- finding the leader ----
+ *
+ * Every candidate (the last known leader, then the seeds) is asked at once, each by a thread
+ * of its own, and their answers are taken in the order they arrive: asked one after another,
+ * candidates in other regions cost two WAN round trips each (connect, then ask), and a paused
+ * or unreachable one its whole timeout, so a pass over seven of them took seconds while a new
+ * leader was already elected. The probes share one heap block; whoever finishes last (the
+ * caller or the slowest probe) frees it, so a caller never waits for a probe it needs no
+ * more. */
+
+struct probe_answer {
+	int rv;                          /* of connecting and asking */
+	uint64_t id;                     /* the leader the candidate knows (0: none) */
+	char leader[DQ_ADDRESS_MAX];     /* its address */
+	struct pat_err err;
+	bool has_client;                 /* the candidate leads: client is connected to it, the */
+	struct dq_client client;         /* database open, for the caller to take */
+};
+
+struct probes {
+	pthread_mutex_t mu;
+	pthread_cond_t arrived;
+	int refs;                        /* probes still running, plus the caller while it waits */
+	size_t n;                        /* candidates */
+	size_t n_arrived;
+	size_t order[DQ_MAX_SEEDS + 1];  /* indices of the answers, as they arrived */
+	int timeout_ms;
+	char db[64];                     /* the database to open on a leader ("": none) */
+	char candidates[DQ_MAX_SEEDS + 1][DQ_ADDRESS_MAX];
+	struct probe_answer answers[DQ_MAX_SEEDS + 1];
+};
+
+struct probe_arg {
+	struct probes *p;
+	size_t i;
+};
+
+static void probes_release(struct probes *p)
+{
+	bool last;
+
+	pthread_mutex_lock(&p->mu);
+	last = --p->refs == 0;
+	pthread_mutex_unlock(&p->mu);
+	if (last) {
+		for (size_t i = 0; i < p->n; i++)
+			if (p->answers[i].has_client)
+				dq_client_close(&p->answers[i].client);
+		pthread_cond_destroy(&p->arrived);
+		pthread_mutex_destroy(&p->mu);
+		mem_free(p);
+	}
+}
+
+static void *probe_run(void *data)
+{
+	struct probe_arg a = *(struct probe_arg *)data;
+	struct probe_answer ans = { 0 };
+
+	const char *address = a.p->candidates[a.i];
+
+	mem_free(data);
+	/* Connect and ask; a candidate that leads itself is kept connected, its database open, so
+	 * that the caller need not connect again (two more round trips across a WAN). */
+	ans.rv = dq_client_connect(&ans.client, address, a.p->timeout_ms);
+	if (ans.rv == PAT_OK)
+		ans.rv = dq_client_leader(&ans.client, &ans.id, ans.leader, sizeof ans.leader);
+	if (ans.rv == PAT_OK && ans.id != 0 && strcmp(ans.leader, address) == 0 &&
+	    (a.p->db[0] == '\0' || dq_client_open(&ans.client, a.p->db) == PAT_OK))
+		ans.has_client = true;
+	if (ans.rv != PAT_OK)
+		ans.err = ans.client.err;
+	if (!ans.has_client)
+		dq_client_close(&ans.client);
+	pthread_mutex_lock(&a.p->mu);
+	a.p->answers[a.i] = ans;
+	a.p->order[a.p->n_arrived++] = a.i;
+	pthread_cond_signal(&a.p->arrived);
+	pthread_mutex_unlock(&a.p->mu);
+	probes_release(a.p);
+	return NULL;
+}
+
+/* Ask p's candidates at once: the threads that could be started (0 when none could). */
+static size_t probes_start(struct probes *p)
+{
+	size_t started = 0;
+	pthread_attr_t attr;
+
+	if (pthread_attr_init(&attr) != 0)
+		return 0;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (size_t i = 0; i < p->n; i++) {
+		struct probe_arg *a = mem_alloc(sizeof *a);
+		pthread_t t;
+
+		if (a == NULL)
+			break;
+		*a = (struct probe_arg){ p, i };
+		pthread_mutex_lock(&p->mu);
+		p->refs++;
+		pthread_mutex_unlock(&p->mu);
+		if (pthread_create(&t, &attr, probe_run, a) != 0) {
+			mem_free(a);
+			pthread_mutex_lock(&p->mu);
+			p->refs--;
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		started++;
+	}
+	pthread_attr_destroy(&attr);
+	return started;
+}
+
+/* Connect l->client to address, make sure it leads as leader id, and open the database. */
+static int connect_leader(struct dq_leader *l, const char *address, uint64_t id)
+{
+	char self[DQ_ADDRESS_MAX];
+	uint64_t self_id = 0;
+	int rv = dq_client_connect(&l->client, address, l->timeout_ms);
+
+	if (rv == PAT_OK)
+		rv = dq_client_leader(&l->client, &self_id, self, sizeof self);
+	if (rv == PAT_OK && self_id != id)
+		rv = err_set(&l->client.err, PAT_ENOTLEADER, "%s no longer leads", address);
+	if (rv == PAT_OK && l->db != NULL)
+		rv = dq_client_open(&l->client, l->db);
+	if (rv != PAT_OK) {
+		l->err = l->client.err;
+		dq_client_close(&l->client);
+		return rv;
+	}
+	l->leader_id = id;
+	str_copy(l->leader_address, address, sizeof l->leader_address);
+	err_clear(&l->err);
+	return PAT_OK;
+}
+
+/* One pass over the last known leader and the seeds, asked at once. */
 static int find_once(struct dq_leader *l)
 {
-	char candidates[DQ_MAX_SEEDS + 1][DQ_ADDRESS_MAX];
-	size_t n = 0;
+	struct probes *p = mem_calloc(1, sizeof *p);
+	size_t taken = 0, started;
 	int rv = PAT_ECLOSED;
 
+	if (p == NULL)
+		return err_set(&l->err, PAT_ENOMEM, "out of memory");
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->arrived, NULL);
+	p->refs = 1; /* the caller */
+	p->timeout_ms = l->timeout_ms;
+	if (l->db != NULL && !str_copy(p->db, l->db, sizeof p->db))
+		p->db[0] = '\0'; /* too long to carry: connect_leader() opens it */
 	if (l->leader_address[0] != '\0')
-		str_copy(candidates[n++], l->leader_address, DQ_ADDRESS_MAX);
+		str_copy(p->candidates[p->n++], l->leader_address, DQ_ADDRESS_MAX);
 	for (size_t i = 0; i < l->n_seeds; i++)
-		str_copy(candidates[n++], l->seeds[i], DQ_ADDRESS_MAX);
-	err_set(&l->err, PAT_ECLOSED, "no cluster node answered (tried %zu)", n);
-	for (size_t i = 0; i < n; i++) {
-		char address[DQ_ADDRESS_MAX];
-		uint64_t id = 0, self_id = 0;
+		if (l->leader_address[0] == '\0' || strcmp(l->seeds[i], l->leader_address) != 0)
+			str_copy(p->candidates[p->n++], l->seeds[i], DQ_ADDRESS_MAX);
+	err_set(&l->err, PAT_ECLOSED, "no cluster node answered (tried %zu)", p->n);
+	started = probes_start(p);
+	while (taken < started) {
+		struct probe_answer a;
+		size_t i;
 
-		rv = dq_client_connect(&l->client, candidates[i], l->timeout_ms);
-		if (rv == PAT_OK)
-			rv = dq_client_leader(&l->client, &id, address, sizeof address);
-		if (rv != PAT_OK) {
-			l->err = l->client.err;
-			dq_client_close(&l->client);
+		pthread_mutex_lock(&p->mu);
+		while (p->n_arrived == taken)
+			pthread_cond_wait(&p->arrived, &p->mu);
+		i = p->order[taken++];
+		a = p->answers[i];
+		if (a.has_client && (l->db == NULL || p->db[0] != '\0')) {
+			/* A leader, connected, its database open: take the connection. */
+			l->client = a.client;
+			p->answers[i].has_client = false;
+			pthread_mutex_unlock(&p->mu);
+			l->leader_id = a.id;
+			str_copy(l->leader_address, a.leader, sizeof l->leader_address);
+			err_clear(&l->err);
+			rv = PAT_OK;
+			break;
+		}
+		pthread_mutex_unlock(&p->mu);
+		if (a.rv != PAT_OK) {
+			l->err = a.err;
+			rv = a.rv;
 			continue;
 		}
-		if (id == 0) {
-			err_set(&l->err, PAT_ENOTLEADER, "%s knows no leader (an election may be under way)", candidates[i]);
-			dq_client_close(&l->client);
+		if (a.id == 0) {
+			rv = err_set(&l->err, PAT_ENOTLEADER, "%s knows no leader (an election may be under way)",
+				     p->candidates[i]);
 			continue;
 		}
-		if (strcmp(address, candidates[i]) != 0) {
-			/* Follow the pointer, then make sure the leader agrees it leads. */
-			dq_client_close(&l->client);
-			rv = dq_client_connect(&l->client, address, l->timeout_ms);
-			if (rv == PAT_OK)
-				rv = dq_client_leader(&l->client, &self_id, address, sizeof address);
-			if (rv != PAT_OK || self_id != id) {
-				if (rv == PAT_OK)
-					err_set(&l->err, PAT_ENOTLEADER, "%s no longer leads", address);
-				else
-					l->err = l->client.err;
-				dq_client_close(&l->client);
-				continue;
-			}
-		}
-		if (l->db != NULL && (rv = dq_client_open(&l->client, l->db)) != PAT_OK) {
-			l->err = l->client.err;
-			dq_client_close(&l->client);
-			continue;
-		}
-		l->leader_id = id;
-		str_copy(l->leader_address, address, sizeof l->leader_address);
-		err_clear(&l->err);
-		return PAT_OK;
+		/* The leader as this candidate knows it, if it agrees it leads. */
+		if ((rv = connect_leader(l, a.leader, a.id)) == PAT_OK)
+			break;
 	}
-	return l->err.code != PAT_OK ? l->err.code : rv;
+	if (started == 0 && p->n > 0)
+		rv = err_set(&l->err, PAT_ENOMEM, "cannot start threads to ask the cluster who leads");
+	probes_release(p);
+	return rv == PAT_OK ? PAT_OK : (l->err.code != PAT_OK ? l->err.code : rv);
 }
 
 static bool retryable_connect(int rv)
@@ -145,8 +291,10 @@ int dq_leader_connect(struct dq_leader *l)
 		rv = find_once(l);
 		if (rv == PAT_OK || !retryable_connect(rv) || time_mono_ms() + backoff > deadline)
 			return rv;
+		/* Short waits: an election ends within 15x [cluster] network_latency, and a pass asks
+		 * every candidate at once. */
 		usleep((useconds_t)backoff * 1000);
-		backoff = backoff < 800 ? backoff * 2 : 1000;
+		backoff = backoff < 100 ? backoff * 2 : 100;
 	}
 }
 
