@@ -7,6 +7,7 @@
  * writer holds the database is run again from the start. */
 #include "node/store.h"
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -420,6 +421,108 @@ static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
 	return rv;
 }
 
+/* A batch of more than MSG_ROWS_PER_INSERT messages goes as few statements as it can: each
+ * message is two parameters, its text and number columns as one JSON array and its raw
+ * message as a blob, so that one INSERT carries up to MSG_ROWS_PER_PACKED messages. Across a
+ * WAN every statement of a transaction is a round trip from the gateway to the leader with
+ * the database held (BEGIN, an INSERT per 10 messages and COMMIT took 2.7 s for 128 messages
+ * 180 ms away); one statement is one round trip and one Raft entry. */
+#define MSG_ROWS_PER_PACKED (DQ_MAX_PARAMS / 2) /* 127 */
+
+/* The JSON array of m's columns but raw, in the order of packed_head (json_decref); NULL when
+ * a text is not UTF-8 (jansson refuses it) or memory runs out. */
+static json_t *packed_row(const struct store_message *m)
+{
+	const char *texts[] = { m->id, m->tenant, m->helo, m->mail_from, m->rcpt_to, m->from, m->to, m->cc, m->bcc,
+				m->reply_to, m->subject, m->message_id, m->date, m->snippet, m->tags, m->region,
+				m->gateway, m->body_text };
+	json_t *a = json_array();
+	bool ok = a != NULL;
+
+	/* id .. date (13 texts), received_at between tenant and helo */
+	for (size_t i = 0; ok && i < sizeof texts / sizeof texts[0]; i++) {
+		if (i == 2)
+			ok = json_array_append_new(a, json_integer(m->received_at)) == 0;
+		if (i == 13)
+			ok = ok && json_array_append_new(a, json_integer(m->size)) == 0 &&
+			     json_array_append_new(a, json_integer(m->attachments)) == 0;
+		if (i == 15)
+			ok = ok && json_array_append_new(a, json_integer(m->read ? 1 : 0)) == 0;
+		ok = ok && json_array_append_new(a, json_string(texts[i] != NULL ? texts[i] : "")) == 0;
+	}
+	ok = ok && json_array_append_new(a, json_integer(m->inline_parts)) == 0;
+	if (!ok) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* put_rows for a batch of more than MSG_ROWS_PER_INSERT: MSG_ROWS_PER_PACKED per statement;
+ * PAT_EINVAL (before anything was sent) when a message cannot be packed. */
+static int put_packed(struct dq_client *c, void *data, struct pat_err *err)
+{
+	/* The array: 0 id, 1 tenant, 2 received_at, 3 helo, 4 mail_from, 5 rcpt_to, 6 from, 7 to,
+	 * 8 cc, 9 bcc, 10 reply_to, 11 subject, 12 message_id, 13 date, 14 size, 15 attachments,
+	 * 16 snippet, 17 tags, 18 read, 19 region, 20 gateway, 21 body, 22 inline_parts. */
+	static const char head[] =
+		"INSERT INTO messages (id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr,"
+		" bcc_hdr, reply_to, subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region,"
+		" gateway, raw, body, inline_parts)"
+		" SELECT column1->>0, column1->>1, column1->>2, column1->>3, column1->>4, column1->>5, column1->>6,"
+		" column1->>7, column1->>8, column1->>9, column1->>10, column1->>11, column1->>12, column1->>13,"
+		" column1->>14, column1->>15, column1->>16, column1->>17, column1->>18, column1->>19, column1->>20,"
+		" column2, column1->>21, column1->>22 FROM (VALUES ";
+	struct batch *b = data;
+	struct dq_value p[MSG_ROWS_PER_PACKED * 2];
+	char *rows[MSG_ROWS_PER_PACKED];
+	struct buf sql = BUF_INIT;
+	int rv = PAT_OK;
+
+	for (size_t off = 0; off < b->n && rv == PAT_OK; off += MSG_ROWS_PER_PACKED) {
+		size_t k = b->n - off < MSG_ROWS_PER_PACKED ? b->n - off : MSG_ROWS_PER_PACKED, made = 0;
+
+		buf_reset(&sql);
+		buf_append_str(&sql, head);
+		for (; made < k; made++) {
+			const struct store_message *m = &b->m[off + made];
+			json_t *a = packed_row(m);
+
+			rows[made] = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
+			json_decref(a);
+			if (rows[made] == NULL) {
+				rv = err_set(err, PAT_EINVAL, "message %s cannot be stored in a packed batch", m->id);
+				break;
+			}
+			p[2 * made] = dq_text(rows[made]);
+			p[2 * made + 1] = dq_blob(m->raw, m->raw_len);
+			buf_append_str(&sql, made ? ", (?, ?)" : "(?, ?)");
+		}
+		buf_append_str(&sql, ") WHERE true ON CONFLICT (tenant, id) DO NOTHING");
+		if (rv == PAT_OK && sql.data == NULL)
+			rv = err_set(err, PAT_ENOMEM, "out of memory");
+		if (rv == PAT_OK)
+			rv = dq_client_exec_sql(c, sql.data, p, (unsigned)(2 * k), NULL);
+		for (size_t i = 0; i < made; i++)
+			free(rows[i]);
+	}
+	buf_free(&sql);
+	return rv;
+}
+
+/* Can every message of the batch be packed (its texts UTF-8)? */
+static bool packable(const struct store_message *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_t *a = packed_row(&m[i]);
+
+		if (a == NULL)
+			return false;
+		json_decref(a);
+	}
+	return true;
+}
+
 int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n, struct pat_err *err)
 {
 	struct batch b = { m, n };
@@ -431,6 +534,8 @@ int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n
 	if (n == 0)
 		return PAT_OK;
 	/* A batch that fits one statement needs no BEGIN and COMMIT. */
+	if (n > MSG_ROWS_PER_INSERT && packable(m, n))
+		return run_in(l, put_packed, &b, n <= MSG_ROWS_PER_PACKED, err);
 	return run_in(l, put_rows, &b, n <= MSG_ROWS_PER_INSERT, err);
 }
 
