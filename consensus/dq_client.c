@@ -480,7 +480,10 @@ int dq_client_exec(struct dq_client *c, uint32_t stmt_id, const struct dq_value 
 
 bool dq_client_io_failed(const struct dq_client *c)
 {
-	return (c->fail_code & 0xff) == 10 /* SQLITE_IOERR */;
+	/* SQLITE_IOERR, and SQLITE_CORRUPT ("database disk image is malformed"), which has been
+	 * seen to follow the stuck WAL's first "disk I/O error" on every later write (a node
+	 * restart, which rebuilds the database from the Raft log, cures both). */
+	return (c->fail_code & 0xff) == 10 || (c->fail_code & 0xff) == 11;
 }
 
 int dq_client_exec_cached(struct dq_client *c, const char *sql, const struct dq_value *params, unsigned n,

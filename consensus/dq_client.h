@@ -111,7 +111,9 @@ int dq_client_query_sql(struct dq_client *c, const char *sql, const struct dq_va
  * leader parses it (and compiles its triggers) once, not on every call. The least recently
  * prepared of DQ_STMT_CACHE statements is finalized to make room. */
 /* The last failure was one of SQLite's "disk I/O error" codes (SQLITE_IOERR and its extended
- * codes other than dqlite's leadership ones, which map to PAT_ENOTLEADER). */
+ * codes other than dqlite's leadership ones, which map to PAT_ENOTLEADER) or "database disk
+ * image is malformed" (SQLITE_CORRUPT): the faults of dqlite 1.11.1's in-memory WAL that a
+ * node restart cures. */
 bool dq_client_io_failed(const struct dq_client *c);
 int dq_client_exec_cached(struct dq_client *c, const char *sql, const struct dq_value *params, unsigned n,
 			  struct dq_result *result);

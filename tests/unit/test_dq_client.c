@@ -409,6 +409,8 @@ static void io_failures_are_told_apart(void **state)
 	assert_true(dq_client_io_failed(&c));
 	c.fail_code = 10; /* SQLITE_IOERR */
 	assert_true(dq_client_io_failed(&c));
+	c.fail_code = 11; /* SQLITE_CORRUPT: seen after the first 522 on every later write */
+	assert_true(dq_client_io_failed(&c));
 	c.fail_code = 5; /* SQLITE_BUSY */
 	assert_false(dq_client_io_failed(&c));
 	c.fail_code = 1; /* SQLITE_ERROR */
