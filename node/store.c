@@ -261,9 +261,17 @@ int store_migrate(struct dq_leader *l, int *version, struct pat_err *err)
 /* One zstd context per thread, kept for the thread's life: ZSTD_compress() and
  * ZSTD_decompress() make and free one per call, and making one costs more than compressing a
  * small message (measured: 18 us against 1 us for 1 KiB at level 3). */
-static pthread_key_t cctx_key, dctx_key;
-static pthread_once_t zstd_keys_once = PTHREAD_ONCE_INIT;
-static bool zstd_keys_ok;
+enum { CTX_COMPRESS, CTX_DECOMPRESS };
+
+static void *new_cctx(void)
+{
+	return ZSTD_createCCtx();
+}
+
+static void *new_dctx(void)
+{
+	return ZSTD_createDCtx();
+}
 
 static void free_cctx(void *c)
 {
@@ -275,50 +283,45 @@ static void free_dctx(void *d)
 	ZSTD_freeDCtx(d);
 }
 
+static const struct {
+	void *(*make)(void);
+	void (*free)(void *);
+} zstd_ctx_kinds[] = { [CTX_COMPRESS] = { new_cctx, free_cctx }, [CTX_DECOMPRESS] = { new_dctx, free_dctx } };
+static pthread_key_t zstd_keys[2];
+static pthread_once_t zstd_keys_once = PTHREAD_ONCE_INIT;
+static bool zstd_keys_ok;
+
 static void make_zstd_keys(void)
 {
-	zstd_keys_ok = pthread_key_create(&cctx_key, free_cctx) == 0;
-	if (zstd_keys_ok && pthread_key_create(&dctx_key, free_dctx) != 0) {
-		pthread_key_delete(cctx_key);
-		zstd_keys_ok = false;
-	}
+	for (int k = 0; k < 2; k++)
+		if (pthread_key_create(&zstd_keys[k], zstd_ctx_kinds[k].free) != 0) {
+			while (k-- > 0)
+				pthread_key_delete(zstd_keys[k]);
+			return;
+		}
+	zstd_keys_ok = true;
 }
 
-/* This thread's compression context, or NULL (the caller then makes do with a new one). */
-static ZSTD_CCtx *thread_cctx(void)
+/* This thread's context of that kind, or NULL (the caller then makes do without). */
+static void *thread_ctx(int kind)
 {
-	ZSTD_CCtx *c;
+	void *c;
 
 	pthread_once(&zstd_keys_once, make_zstd_keys);
 	if (!zstd_keys_ok)
 		return NULL;
-	if ((c = pthread_getspecific(cctx_key)) == NULL && (c = ZSTD_createCCtx()) != NULL &&
-	    pthread_setspecific(cctx_key, c) != 0) {
-		ZSTD_freeCCtx(c);
+	if ((c = pthread_getspecific(zstd_keys[kind])) == NULL && (c = zstd_ctx_kinds[kind].make()) != NULL &&
+	    pthread_setspecific(zstd_keys[kind], c) != 0) {
+		zstd_ctx_kinds[kind].free(c);
 		c = NULL;
 	}
 	return c;
 }
 
-static ZSTD_DCtx *thread_dctx(void)
-{
-	ZSTD_DCtx *d;
-
-	pthread_once(&zstd_keys_once, make_zstd_keys);
-	if (!zstd_keys_ok)
-		return NULL;
-	if ((d = pthread_getspecific(dctx_key)) == NULL && (d = ZSTD_createDCtx()) != NULL &&
-	    pthread_setspecific(dctx_key, d) != 0) {
-		ZSTD_freeDCtx(d);
-		d = NULL;
-	}
-	return d;
-}
-
 int store_pack_raw(const void *raw, size_t len, uint8_t **out, size_t *out_len, struct pat_err *err)
 {
 	size_t cap = ZSTD_compressBound(len), n;
-	ZSTD_CCtx *c = thread_cctx();
+	ZSTD_CCtx *c = thread_ctx(CTX_COMPRESS);
 
 	*out = mem_alloc(cap);
 	if (*out == NULL)
@@ -337,7 +340,7 @@ int store_unpack_raw(const uint8_t *packed, size_t len, size_t max_size, uint8_t
 		     struct pat_err *err)
 {
 	unsigned long long size = ZSTD_getFrameContentSize(packed, len);
-	ZSTD_DCtx *d = thread_dctx();
+	ZSTD_DCtx *d = thread_ctx(CTX_DECOMPRESS);
 	size_t n;
 
 	*out = NULL;
@@ -366,9 +369,13 @@ static struct dq_value text_or_empty(const char *s)
 	return dq_text(s != NULL ? s : "");
 }
 
+/* A text column's value for json_pack() ("s" takes no NULL). */
+#define OR_EMPTY(text) ((text) != NULL ? (text) : "")
+
 struct batch {
 	const struct store_message *m;
 	size_t n;
+	char **packed;   /* for put_packed(): each message's columns as JSON (pack_rows()) */
 };
 
 #define MSG_COLS 24
@@ -429,37 +436,46 @@ static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
  * 180 ms away); one statement is one round trip and one Raft entry. */
 #define MSG_ROWS_PER_PACKED (DQ_MAX_PARAMS / 2) /* 127 */
 
-/* The JSON array of m's columns but raw, in the order of packed_head (json_decref); NULL when
- * a text is not UTF-8 (jansson refuses it) or memory runs out. */
-static json_t *packed_row(const struct store_message *m)
+/* m's columns but raw as a JSON array, in the order put_packed() reads them (free()); NULL
+ * when a text is not UTF-8 (jansson refuses it) or memory runs out. */
+static char *packed_row(const struct store_message *m)
 {
-	const char *texts[] = { m->id, m->tenant, m->helo, m->mail_from, m->rcpt_to, m->from, m->to, m->cc, m->bcc,
-				m->reply_to, m->subject, m->message_id, m->date, m->snippet, m->tags, m->region,
-				m->gateway, m->body_text };
-	json_t *a = json_array();
-	bool ok = a != NULL;
+	json_t *a = json_pack("[ssIsssssssssssIIssisssI]", m->id, m->tenant, (json_int_t)m->received_at,
+			      OR_EMPTY(m->helo), OR_EMPTY(m->mail_from), OR_EMPTY(m->rcpt_to), OR_EMPTY(m->from),
+			      OR_EMPTY(m->to), OR_EMPTY(m->cc), OR_EMPTY(m->bcc), OR_EMPTY(m->reply_to),
+			      OR_EMPTY(m->subject), OR_EMPTY(m->message_id), OR_EMPTY(m->date), (json_int_t)m->size,
+			      (json_int_t)m->attachments, OR_EMPTY(m->snippet), OR_EMPTY(m->tags), m->read ? 1 : 0,
+			      OR_EMPTY(m->region), OR_EMPTY(m->gateway), OR_EMPTY(m->body_text),
+			      (json_int_t)m->inline_parts);
+	char *row = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
 
-	/* id .. date (13 texts), received_at between tenant and helo */
-	for (size_t i = 0; ok && i < sizeof texts / sizeof texts[0]; i++) {
-		if (i == 2)
-			ok = json_array_append_new(a, json_integer(m->received_at)) == 0;
-		if (i == 13)
-			ok = ok && json_array_append_new(a, json_integer(m->size)) == 0 &&
-			     json_array_append_new(a, json_integer(m->attachments)) == 0;
-		if (i == 15)
-			ok = ok && json_array_append_new(a, json_integer(m->read ? 1 : 0)) == 0;
-		ok = ok && json_array_append_new(a, json_string(texts[i] != NULL ? texts[i] : "")) == 0;
-	}
-	ok = ok && json_array_append_new(a, json_integer(m->inline_parts)) == 0;
-	if (!ok) {
-		json_decref(a);
-		return NULL;
-	}
-	return a;
+	json_decref(a);
+	return row;
 }
 
-/* put_rows for a batch of more than MSG_ROWS_PER_INSERT: MSG_ROWS_PER_PACKED per statement;
- * PAT_EINVAL (before anything was sent) when a message cannot be packed. */
+/* Every message of the batch packed (free_packed()), or NULL when one cannot be. */
+static char **pack_rows(const struct store_message *m, size_t n)
+{
+	char **rows = mem_calloc(n, sizeof *rows);
+
+	for (size_t i = 0; rows != NULL && i < n; i++)
+		if ((rows[i] = packed_row(&m[i])) == NULL) {
+			while (i-- > 0)
+				free(rows[i]);
+			mem_free(rows);
+			rows = NULL;
+		}
+	return rows;
+}
+
+static void free_packed(char **rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(rows[i]);
+	mem_free(rows);
+}
+
+/* put_rows for a packed batch (b->packed): MSG_ROWS_PER_PACKED per statement. */
 static int put_packed(struct dq_client *c, void *data, struct pat_err *err)
 {
 	/* The array: 0 id, 1 tenant, 2 received_at, 3 helo, 4 mail_from, 5 rcpt_to, 6 from, 7 to,
@@ -475,57 +491,31 @@ static int put_packed(struct dq_client *c, void *data, struct pat_err *err)
 		" column2, column1->>21, column1->>22 FROM (VALUES ";
 	struct batch *b = data;
 	struct dq_value p[MSG_ROWS_PER_PACKED * 2];
-	char *rows[MSG_ROWS_PER_PACKED];
 	struct buf sql = BUF_INIT;
 	int rv = PAT_OK;
 
 	for (size_t off = 0; off < b->n && rv == PAT_OK; off += MSG_ROWS_PER_PACKED) {
-		size_t k = b->n - off < MSG_ROWS_PER_PACKED ? b->n - off : MSG_ROWS_PER_PACKED, made = 0;
+		size_t k = b->n - off < MSG_ROWS_PER_PACKED ? b->n - off : MSG_ROWS_PER_PACKED;
 
 		buf_reset(&sql);
 		buf_append_str(&sql, head);
-		for (; made < k; made++) {
-			const struct store_message *m = &b->m[off + made];
-			json_t *a = packed_row(m);
-
-			rows[made] = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
-			json_decref(a);
-			if (rows[made] == NULL) {
-				rv = err_set(err, PAT_EINVAL, "message %s cannot be stored in a packed batch", m->id);
-				break;
-			}
-			p[2 * made] = dq_text(rows[made]);
-			p[2 * made + 1] = dq_blob(m->raw, m->raw_len);
-			buf_append_str(&sql, made ? ", (?, ?)" : "(?, ?)");
+		for (size_t i = 0; i < k; i++) {
+			p[2 * i] = dq_text(b->packed[off + i]);
+			p[2 * i + 1] = dq_blob(b->m[off + i].raw, b->m[off + i].raw_len);
+			buf_append_str(&sql, i ? ", (?, ?)" : "(?, ?)");
 		}
 		buf_append_str(&sql, ") WHERE true ON CONFLICT (tenant, id) DO NOTHING");
-		if (rv == PAT_OK && sql.data == NULL)
-			rv = err_set(err, PAT_ENOMEM, "out of memory");
-		if (rv == PAT_OK)
-			rv = dq_client_exec_sql(c, sql.data, p, (unsigned)(2 * k), NULL);
-		for (size_t i = 0; i < made; i++)
-			free(rows[i]);
+		rv = sql.data == NULL ? err_set(err, PAT_ENOMEM, "out of memory")
+				      : dq_client_exec_sql(c, sql.data, p, (unsigned)(2 * k), NULL);
 	}
 	buf_free(&sql);
 	return rv;
 }
 
-/* Can every message of the batch be packed (its texts UTF-8)? */
-static bool packable(const struct store_message *m, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		json_t *a = packed_row(&m[i]);
-
-		if (a == NULL)
-			return false;
-		json_decref(a);
-	}
-	return true;
-}
-
 int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n, struct pat_err *err)
 {
-	struct batch b = { m, n };
+	struct batch b = { m, n, NULL };
+	int rv;
 
 	err_clear(err);
 	for (size_t i = 0; i < n; i++)
@@ -533,9 +523,13 @@ int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n
 			return err_set(err, PAT_EINVAL, "message %zu of the batch has no tenant, a bad id or no raw data", i + 1);
 	if (n == 0)
 		return PAT_OK;
-	/* A batch that fits one statement needs no BEGIN and COMMIT. */
-	if (n > MSG_ROWS_PER_INSERT && packable(m, n))
-		return run_in(l, put_packed, &b, n <= MSG_ROWS_PER_PACKED, err);
+	/* A batch that fits one statement needs no BEGIN and COMMIT. Packed once, before the
+	 * first try: run_in() may run the body again. */
+	if (n > MSG_ROWS_PER_INSERT && (b.packed = pack_rows(m, n)) != NULL) {
+		rv = run_in(l, put_packed, &b, n <= MSG_ROWS_PER_PACKED, err);
+		free_packed(b.packed, n);
+		return rv;
+	}
 	return run_in(l, put_rows, &b, n <= MSG_ROWS_PER_INSERT, err);
 }
 
