@@ -152,11 +152,10 @@ void api__announce_deleted(struct http_call *c, const char *id)
 		http_server_publish_deleted(app->http, c->req.tenant, id);
 }
 
-/* The row of {id}: a ULID of the tenant's, or "latest" (the newest message). false after
+/* The row of id: a ULID of the tenant's, or "latest" (the newest message). false after
  * replying 404 (or a store error). */
-static bool load(struct http_call *c, struct dq_leader *l, struct store_row *row)
+static bool load_id(struct http_call *c, struct dq_leader *l, const char *id, struct store_row *row)
 {
-	const char *id = c->req.params[0];
 	struct pat_err err;
 	int rv;
 
@@ -187,6 +186,12 @@ static bool load(struct http_call *c, struct dq_leader *l, struct store_row *row
 		return false;
 	}
 	return true;
+}
+
+/* The row of the route's {id}. */
+static bool load(struct http_call *c, struct dq_leader *l, struct store_row *row)
+{
+	return load_id(c, l, c->req.params[0], row);
 }
 
 struct mime_view *api__view_of(struct http_call *c, const struct store_row *row)
@@ -556,8 +561,7 @@ void api__mailpit_view(struct http_call *c, struct dq_leader *l)
 	}
 	memcpy(id, file, (size_t)(dot - file));
 	id[dot - file] = '\0';
-	c->req.params[0] = id;
-	if (load(c, l, &row)) {
+	if (load_id(c, l, id, &row)) {
 		if (html) {
 			api__reply_html(c, &row);
 		} else if ((v = api__view_of(c, &row)) != NULL) {
@@ -567,7 +571,6 @@ void api__mailpit_view(struct http_call *c, struct dq_leader *l)
 		}
 		store_row_free(&row);
 	}
-	c->req.params[0] = file;
 	if (html)
 		api__html_headers(c);
 }
