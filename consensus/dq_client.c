@@ -97,13 +97,23 @@ static int broken(struct dq_client *c, int code, const char *fmt, ...)
 static int wait_fd(struct dq_client *c, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - time_mono_ms();
+		int64_t now = time_mono_ms(), left = deadline - now, until = left;
 		struct pollfd p = { .fd = c->fd, .events = events };
 		int rv;
 
 		if (left <= 0)
 			return broken(c, PAT_ETIMEDOUT, "%s did not answer within %d ms", c->address, c->timeout_ms);
-		rv = poll(&p, 1, (int)(left > 1000000 ? 1000000 : left));
+		if (c->check != NULL && c->check_at > 0) {
+			if (now >= c->check_at) {
+				if (!c->check(c->check_data))
+					return broken(c, PAT_ECLOSED, "%s stopped answering, and another node leads now",
+						      c->address);
+				c->check_at = time_mono_ms() + c->check_ms;
+				continue;
+			}
+			until = c->check_at - now < until ? c->check_at - now : until;
+		}
+		rv = poll(&p, 1, (int)(until > 1000000 ? 1000000 : until));
 		if (rv > 0)
 			return PAT_OK;
 		if (rv < 0 && errno != EINTR)
@@ -294,9 +304,12 @@ static int roundtrip(struct dq_client *c, uint8_t expected)
 
 	c->fail_code = 0;
 	c->sent = true;
-	if ((rv = write_all(c, c->out.data, c->out.len, deadline)) != PAT_OK)
-		return rv;
-	if ((rv = receive(c, deadline)) != PAT_OK)
+	c->check_at = c->check != NULL && c->check_ms > 0 ? time_mono_ms() + c->check_ms : 0;
+	rv = write_all(c, c->out.data, c->out.len, deadline);
+	if (rv == PAT_OK)
+		rv = receive(c, deadline);
+	c->check_at = 0;
+	if (rv != PAT_OK)
 		return rv;
 	if (c->in_type == DQ_RESP_FAILURE)
 		return failure(c);

@@ -44,6 +44,15 @@ struct dq_client {
 		uint64_t generation; /* the connection it was prepared on */
 	} cache[DQ_STMT_CACHE];      /* dq_client_exec_cached()'s statements */
 	uint64_t fail_code;          /* dqlite's code of the last FAILURE, or 0 */
+	/* While a request has waited check_ms for its answer, and every check_ms after, check
+	 * (when set) is asked whether waiting on is worth it; false ends the request with
+	 * PAT_ECLOSED, its outcome unknown, as if the node had closed the connection. dq_leader
+	 * uses it to leave a leader that went silent (stopped, cut off) once another node leads,
+	 * instead of waiting out the whole deadline. Cleared by dq_client_connect(). */
+	int check_ms;
+	bool (*check)(void *data);
+	void *check_data;
+	int64_t check_at;            /* when the next check is due (monotonic ms), 0: none */
 	struct buf out;              /* the request being sent */
 	struct buf in;               /* the last response body */
 	uint8_t in_type;             /* its type */

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/addr.h"
@@ -39,6 +40,7 @@ int dq_leader_init(struct dq_leader *l, const char *seeds, const char *db, int t
 	l->client.fd = -1;
 	l->timeout_ms = timeout_ms;
 	l->retry_ms = retry_ms;
+	l->check_ms = DQ_LEADER_CHECK_MS;
 	if (db != NULL && (l->db = mem_strdup(db)) == NULL)
 		return err_set(&l->err, PAT_ENOMEM, "out of memory");
 	rv = addr_parse_list(seeds, false, add_seed, l, &why);
@@ -99,10 +101,17 @@ struct probes {
 	size_t n_arrived;
 	size_t order[DQ_MAX_SEEDS + 1];  /* indices of the answers, as they arrived */
 	int timeout_ms;
+	int64_t reask_until;             /* a candidate that knows no leader is asked again until
+					  * then (monotonic ms; 0: asked once) */
 	char db[64];                     /* the database to open on a leader ("": none) */
 	char candidates[DQ_MAX_SEEDS + 1][DQ_ADDRESS_MAX];
 	struct probe_answer answers[DQ_MAX_SEEDS + 1];
 };
+
+/* How often a probe asks its candidate again while it knows no leader. */
+#define PROBE_REASK_MS 20
+/* How long a pass of find_once() keeps asking candidates that know no leader. */
+#define PASS_REASK_MS 500
 
 struct probe_arg {
 	struct probes *p;
@@ -137,8 +146,13 @@ static void *probe_run(void *data)
 	/* Connect and ask; a candidate that leads itself is kept connected, its database open, so
 	 * that the caller need not connect again (two more round trips across a WAN). */
 	ans.rv = dq_client_connect(&ans.client, address, a.p->timeout_ms);
-	if (ans.rv == PAT_OK)
-		ans.rv = dq_client_leader(&ans.client, &ans.id, ans.leader, sizeof ans.leader);
+	/* While an election is under way nobody knows a leader; the first to hear from the new
+	 * one is a follower near it, so ask again over the same connection (one round trip each)
+	 * rather than only on the next pass, which waits for the farthest candidate's answer. */
+	while (ans.rv == PAT_OK &&
+	       (ans.rv = dq_client_leader(&ans.client, &ans.id, ans.leader, sizeof ans.leader)) == PAT_OK &&
+	       ans.id == 0 && time_mono_ms() + PROBE_REASK_MS < a.p->reask_until)
+		usleep(PROBE_REASK_MS * 1000);
 	if (ans.rv == PAT_OK && ans.id != 0 && strcmp(ans.leader, address) == 0 &&
 	    (a.p->db[0] == '\0' || dq_client_open(&ans.client, a.p->db) == PAT_OK))
 		ans.has_client = true;
@@ -187,6 +201,71 @@ static size_t probes_start(struct probes *p)
 	return started;
 }
 
+/* Does a node other than l's leader lead now? Every seed is asked at once (the one l is
+ * connected to answers nothing while it is silent), and answers are awaited up to wait_ms:
+ * true as soon as a node says it leads itself and is not l->leader_id. Answers that do not come
+ * in time are left to their threads. */
+static bool another_leads(struct dq_leader *l, int wait_ms)
+{
+	struct probes *p = mem_calloc(1, sizeof *p);
+	struct timespec until;
+	size_t taken = 0, started;
+	bool found = false;
+
+	if (p == NULL)
+		return false;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->arrived, NULL);
+	p->refs = 1;
+	p->timeout_ms = 2 * wait_ms; /* a probe of an unreachable node ends soon after */
+	for (size_t i = 0; i < l->n_seeds; i++)
+		if (strcmp(l->seeds[i], l->leader_address) != 0)
+			str_copy(p->candidates[p->n++], l->seeds[i], DQ_ADDRESS_MAX);
+	started = probes_start(p);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&p->mu);
+	while (!found && taken < started) {
+		if (p->n_arrived == taken) {
+			if (pthread_cond_timedwait(&p->arrived, &p->mu, &until) != 0)
+				break;
+			continue;
+		}
+		const struct probe_answer *a = &p->answers[p->order[taken++]];
+
+		found = a->has_client && a->id != l->leader_id;
+	}
+	pthread_mutex_unlock(&p->mu);
+	probes_release(p);
+	return found;
+}
+
+static bool worth_waiting(void *data)
+{
+	struct dq_leader *l = data;
+	bool moved = another_leads(l, l->check_ms);
+
+	if (moved)
+		log_warn("the leader stopped answering and another node leads now", "leader=%s waited_ms=%d",
+			 l->leader_address, l->check_ms);
+	return !moved;
+}
+
+/* l->client is connected to the leader: watch its requests (DQ_LEADER_CHECK_MS). */
+static void watch(struct dq_leader *l)
+{
+	if (l->check_ms <= 0 || l->n_seeds < 2)
+		return;
+	l->client.check_ms = l->check_ms;
+	l->client.check = worth_waiting;
+	l->client.check_data = l;
+}
+
 /* Connect l->client to address, make sure it leads as leader id, and open the database. */
 static int connect_leader(struct dq_leader *l, const char *address, uint64_t id)
 {
@@ -208,6 +287,7 @@ static int connect_leader(struct dq_leader *l, const char *address, uint64_t id)
 	l->leader_id = id;
 	str_copy(l->leader_address, address, sizeof l->leader_address);
 	err_clear(&l->err);
+	watch(l);
 	return PAT_OK;
 }
 
@@ -224,6 +304,7 @@ static int find_once(struct dq_leader *l)
 	pthread_cond_init(&p->arrived, NULL);
 	p->refs = 1; /* the caller */
 	p->timeout_ms = l->timeout_ms;
+	p->reask_until = time_mono_ms() + PASS_REASK_MS;
 	if (l->db != NULL && !str_copy(p->db, l->db, sizeof p->db))
 		p->db[0] = '\0'; /* too long to carry: connect_leader() opens it */
 	if (l->leader_address[0] != '\0')
@@ -250,6 +331,7 @@ static int find_once(struct dq_leader *l)
 			l->leader_id = a.id;
 			str_copy(l->leader_address, a.leader, sizeof l->leader_address);
 			err_clear(&l->err);
+			watch(l);
 			rv = PAT_OK;
 			break;
 		}

@@ -18,6 +18,13 @@
 #include "consensus/dq_client.h"
 
 #define DQ_MAX_SEEDS 32
+/* A leader that stops answering (a stopped process, a partition that drops its packets) keeps
+ * its connections open, so a request to it would wait for its whole deadline. After a request
+ * has waited this long, and every as long again, the other seeds are asked at once whether one
+ * of them leads; when one does, the request ends (its outcome unknown) and the connection moves
+ * there. An election takes at least 15 x [cluster] network_latency, so a second is early enough
+ * for any WAN Pat advises and costs a healthy, merely slow leader a round of questions. */
+#define DQ_LEADER_CHECK_MS 1000
 
 struct dq_leader {
 	char *seeds[DQ_MAX_SEEDS]; /* addresses to ask, in order */
@@ -25,6 +32,9 @@ struct dq_leader {
 	char *db;                  /* database name to open */
 	int timeout_ms;            /* deadline of each request */
 	int retry_ms;              /* how long to keep retrying what is safe to retry */
+	int check_ms;              /* a request unanswered this long makes the others be asked
+				    * whether one of them leads now (0: never; dq_leader_init()
+				    * sets DQ_LEADER_CHECK_MS) */
 	struct dq_client client;   /* the connection to the leader, when connected */
 	uint64_t leader_id;        /* the leader's id, 0 when unknown */
 	char leader_address[DQ_ADDRESS_MAX];

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "lib/timeutil.h"
@@ -135,8 +136,12 @@ static const char *const migrations[] = {
 typedef int (*tx_body)(struct dq_client *c, void *data, struct pat_err *err);
 
 /* Run body in a transaction on the leader, again when it is safe to. With `single`, body is
- * one statement that commits by itself (no BEGIN and COMMIT: one round trip, one Raft entry). */
-static int run_in(struct dq_leader *l, tx_body body, void *data, bool single, struct pat_err *err)
+ * one statement that commits by itself (no BEGIN and COMMIT: one round trip, one Raft entry).
+ * With `idempotent`, running body twice leaves what running it once leaves (a batch of new
+ * messages: `ON CONFLICT DO NOTHING` on their ids), so a commit whose outcome is unknown (the
+ * leader died or went silent with it in flight, leadership was lost while committing) is sent
+ * again to whichever node leads now, within the same deadline, instead of being reported. */
+static int run_in(struct dq_leader *l, tx_body body, void *data, bool single, bool idempotent, struct pat_err *err)
 {
 	int64_t deadline = time_mono_ms() + l->retry_ms;
 	int wait = 5, rv;
@@ -183,15 +188,23 @@ static int run_in(struct dq_leader *l, tx_body body, void *data, bool single, st
 			err_clear(err);
 			continue;
 		}
-		if (committing && rv != PAT_EBUSY && rv != PAT_EREMOTE)
+		if (committing && rv != PAT_EBUSY && rv != PAT_EREMOTE) {
+			if (idempotent && time_mono_ms() < deadline) {
+				log_info("commit outcome unknown; sending it again", "leader=%s error=%s",
+					 c->address, c->err.msg);
+				dq_client_close(c);
+				err_clear(err);
+				continue;
+			}
 			err_prefix(err, "the commit's outcome is unknown (sending the same batch again is safe)");
+		}
 		return rv;
 	}
 }
 
 static int run_tx(struct dq_leader *l, tx_body body, void *data, struct pat_err *err)
 {
-	return run_in(l, body, data, false, err);
+	return run_in(l, body, data, false, false, err);
 }
 
 /* Read one integer from a query; *found false when there is no row. */
@@ -526,11 +539,11 @@ int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n
 	/* A batch that fits one statement needs no BEGIN and COMMIT. Packed once, before the
 	 * first try: run_in() may run the body again. */
 	if (n > MSG_ROWS_PER_INSERT && (b.packed = pack_rows(m, n)) != NULL) {
-		rv = run_in(l, put_packed, &b, n <= MSG_ROWS_PER_PACKED, err);
+		rv = run_in(l, put_packed, &b, n <= MSG_ROWS_PER_PACKED, true, err);
 		free_packed(b.packed, n);
 		return rv;
 	}
-	return run_in(l, put_rows, &b, n <= MSG_ROWS_PER_INSERT, err);
+	return run_in(l, put_rows, &b, n <= MSG_ROWS_PER_INSERT, true, err);
 }
 
 /* The columns of a store_row, each name after prefix p (a table alias and a dot, or ""). */
