@@ -192,14 +192,21 @@ static int rtt(struct dq_leader *l, bool json)
 	}
 	if (json) {
 		json_t *doc = json_pack("{s:o}", "members", list);
+
+		if (worst >= 0)
+			json_object_set_new(doc, "suggested_network_latency_ms",
+					    json_integer((json_int_t)node_suggest_network_latency_ms(worst)));
 		char *text = json_dumps(doc, JSON_INDENT(2));
 
 		puts(text);
 		free(text);
 		json_decref(doc);
 	} else if (worst >= 0) {
-		printf("largest round trip from here: %.3fms (one way about %.3fms; see [cluster] network_latency)\n",
-		       (double)worst / 1000.0, (double)worst / 2000.0);
+		printf("largest round trip from here: %.3fms (one way about %.3fms)\n", (double)worst / 1000.0,
+		       (double)worst / 2000.0);
+		printf("suggested: [cluster] network_latency = %ums (a quarter of the largest round trip between "
+		       "voters; run this in every region and take the largest)\n",
+		       node_suggest_network_latency_ms(worst));
 	}
 	mem_free(m);
 	return CLI_EXIT_OK;

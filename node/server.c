@@ -236,3 +236,13 @@ void node_server_stop(struct node_server *s)
 	}
 	release(s);
 }
+
+unsigned node_suggest_network_latency_ms(int64_t largest_rtt_us)
+{
+	int64_t ms = (largest_rtt_us + 3999) / 4000; /* a quarter, in ms, rounded up */
+
+	ms = (ms + 4) / 5 * 5;
+	if (ms < NODE_LATENCY_FLOOR_MS)
+		ms = NODE_LATENCY_FLOOR_MS;
+	return ms > 3600 * 1000 ? 3600 * 1000 : (unsigned)ms;
+}

@@ -32,6 +32,15 @@ struct node_server {
 	char *address;          /* as announced */
 };
 
+/* [cluster] network_latency (ms) for a cluster whose largest round trip between voters is
+ * largest_rtt_us: a quarter of it, rounded up to 5 ms, at least NODE_LATENCY_FLOOR_MS. Raft's
+ * election timeout is then 3.75 round trips (drawn in [3.75, 7.5]), heartbeats every 0.375,
+ * so ten heartbeats fit in one timeout; a follower that misses them alone cannot unseat a
+ * leader the others still hear (libraft refuses votes while it has a leader, and dqlite
+ * campaigns with a pre-vote first). docs/OPERATIONS.md explains the trade-off. */
+#define NODE_LATENCY_FLOOR_MS 20
+unsigned node_suggest_network_latency_ms(int64_t largest_rtt_us);
+
 /* Create the data directory if needed (mode 0700), lock it against a second node, check that
  * it belongs to this node (same id and address as the first start), and start the node. A
  * fresh node 1 that is not joining bootstraps a new cluster; a fresh node with another id

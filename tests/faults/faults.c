@@ -10,7 +10,7 @@
  *
  * Environment: PAT_FAULTS_MESSAGES (per region and run, default 7000), PAT_FAULTS_CONNECTIONS
  * (per region, default 128), PAT_FAULTS_ONLY (run only the named nemesis, or "none"),
- * PAT_FAULTS_NETWORK_LATENCY ([cluster] network_latency, default 150ms), PAT_FAULTS_KEEP (keep
+ * PAT_FAULTS_NETWORK_LATENCY ([cluster] network_latency, default 45ms), PAT_FAULTS_KEEP (keep
  * the logs and the acknowledged ids). Needs root. */
 #include "tests/lib/testutil.h"
 

@@ -42,6 +42,8 @@ static void rtt_lists_every_member(void **state)
 		assert_contains(p.out, "us-east");
 		assert_contains(p.out, "ms\n");
 		assert_contains(p.out, "largest round trip from here");
+		/* Loopback's round trip is far below the floor. */
+		assert_contains(p.out, "suggested: [cluster] network_latency = 20ms");
 		assert_not_contains(p.out, "unreachable");
 		tu_proc_free(&p);
 	}
@@ -55,6 +57,7 @@ static void rtt_lists_every_member(void **state)
 		doc = json_loads(p.out, 0, &jerr);
 		assert_non_null(doc);
 		members = json_object_get(doc, "members");
+		assert_int_equal(json_integer_value(json_object_get(doc, "suggested_network_latency_ms")), 20);
 		assert_int_equal(json_array_size(members), 2);
 		for (size_t i = 0; i < 2; i++) {
 			json_t *m = json_array_get(members, i);

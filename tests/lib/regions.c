@@ -478,7 +478,7 @@ int rg_leader(struct rg_world *w)
 	return id >= 1 && id <= RG_NODES ? (int)id - 1 : -1;
 }
 
-/* Every node a member and online, three voters and a leader. */
+/* Every node a member and online, the examples' five voters and a leader. */
 static bool cluster_settled(struct rg_world *w)
 {
 	json_t *doc = cluster_status(w), *m;
@@ -494,7 +494,7 @@ static bool cluster_settled(struct rg_world *w)
 		voters += strcmp(json_string_value(json_object_get(m, "role")) ?: "", "voter") == 0;
 	}
 	json_decref(doc);
-	return led && online == RG_NODES && voters == 3;
+	return led && online == RG_NODES && voters == RG_VOTERS;
 }
 
 void rg_deploy(struct rg_world *w)
@@ -517,7 +517,7 @@ void rg_deploy(struct rg_world *w)
 		if (now_s() > end) {
 			char *log = tu_read_file(w->nodes[0].log, NULL);
 
-			fail_msg("the cluster did not settle (6 online members, 3 voters) in 120 s; node 1's log:\n%s",
+			fail_msg("the cluster did not settle (6 online members, %d voters) in 120 s; node 1's log:\n%s", RG_VOTERS,
 				 log ? log : "");
 		}
 		sleep_ms(250);

@@ -47,13 +47,16 @@ struct rg_world {
 	bool created;                     /* the namespaces exist */
 };
 
+/* [cluster] voters of the examples (deploy/examples). */
+#define RG_VOTERS 5
+
 /* Latencies of the simulated WAN, one way: us-east <-> eu-west, and either to ap-south. */
 #define RG_NEAR_MS 40
 #define RG_FAR_MS 90
-/* [cluster] network_latency for that WAN, as docs/OPERATIONS.md advises: half the largest
- * round trip (90 ms one way) with headroom for jitter, the examples' own value.
+/* [cluster] network_latency for that WAN, as `pat cluster rtt` suggests and the examples set:
+ * a quarter of the largest round trip (180 ms).
  * $PAT_FAULTS_NETWORK_LATENCY overrides it (to measure another). */
-#define RG_NETWORK_LATENCY "150ms"
+#define RG_NETWORK_LATENCY "45ms"
 
 /* Make the namespaces, links, routes and netsim processes. false, with the reason in why, when
  * this machine cannot (not root, no network namespaces, no iptables): the caller skips. */

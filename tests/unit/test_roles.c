@@ -1,5 +1,6 @@
 /* Unit tests for consensus/roles: tables of members x regions x online states, and properties
- * (determinism, order independence, idempotence, convergence) over random clusters. */
+ * (determinism, order independence, idempotence, convergence) over random clusters; and the
+ * Raft timing `pat cluster rtt` suggests for such clusters. */
 #include "tests/lib/testutil.h"
 
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "consensus/roles.h"
 #include "lib/err.h"
+#include "node/server.h"
 
 enum { US = 1, EU = 2, AP = 3 };
 #define V ROLES_VOTER
@@ -83,6 +85,31 @@ static void voters_spread_over_regions(void **state)
 
 	(void)state;
 	CHECK(m, 1, 3, 3, { 3, V }, { 5, V }, { 2, S }, { 4, S }, { 6, S }, END);
+}
+
+static void five_voters_leave_the_far_region_one(void **state)
+{
+	/* The examples' layout (deploy/examples): five voters over three regions of two nodes
+	 * each: one per region first, then the lowest ids, so ap-south (ids 5, 6) keeps one voter
+	 * and one standby. */
+	struct roles_member m[] = { M(1, V, US, true), M(2, X, US, true), M(3, X, EU, true),
+				    M(4, X, EU, true), M(5, X, AP, true), M(6, X, AP, true) };
+
+	(void)state;
+	CHECK(m, 1, 5, 1, { 3, V }, { 5, V }, { 2, V }, { 4, V }, { 6, S }, END);
+}
+
+/* `pat cluster rtt`'s suggestion for [cluster] network_latency: a quarter of the largest round
+ * trip, rounded up to 5 ms, never below the floor. */
+static void network_latency_from_round_trip(void **state)
+{
+	(void)state;
+	assert_int_equal(node_suggest_network_latency_ms(180000), 45); /* the examples' WAN */
+	assert_int_equal(node_suggest_network_latency_ms(181530), 50);
+	assert_int_equal(node_suggest_network_latency_ms(400000), 100);
+	assert_int_equal(node_suggest_network_latency_ms(80000), NODE_LATENCY_FLOOR_MS);
+	assert_int_equal(node_suggest_network_latency_ms(120), NODE_LATENCY_FLOOR_MS); /* loopback */
+	assert_int_equal(node_suggest_network_latency_ms(0), NODE_LATENCY_FLOOR_MS);
 }
 
 static void offline_voter_is_replaced_from_another_region(void **state)
@@ -276,6 +303,8 @@ int main(void)
 		cmocka_unit_test(single_node_has_nothing_to_do),
 		cmocka_unit_test(joiners_become_voters),
 		cmocka_unit_test(voters_spread_over_regions),
+		cmocka_unit_test(five_voters_leave_the_far_region_one),
+		cmocka_unit_test(network_latency_from_round_trip),
 		cmocka_unit_test(offline_voter_is_replaced_from_another_region),
 		cmocka_unit_test(prefers_a_region_without_voters),
 		cmocka_unit_test(offline_voter_stays_without_replacement),
