@@ -177,11 +177,16 @@ static int run_in(struct dq_leader *l, tx_body body, void *data, bool single, bo
 			dq_client_exec_sql(c, "ROLLBACK", NULL, 0, NULL);
 			c->fail_code = code; /* callers look at the failure's code, not the rollback's */
 		}
-		if (rv == PAT_ENOTLEADER || !dq_client_connected(c))
+		bool lost = !dq_client_connected(c);
+
+		if (rv == PAT_ENOTLEADER || lost)
 			dq_client_close(c);
-		/* Another writer held the database, or the leader refused before running anything:
-		 * nothing of this transaction happened, so run it again. */
-		if ((rv == PAT_EBUSY || (rv == PAT_ENOTLEADER && c->fail_code == DQ_CODE_NOT_LEADER && !committing)) &&
+		/* Another writer held the database, or the leader refused before running anything, or
+		 * the connection was lost inside a transaction before its COMMIT was sent (dqlite drops
+		 * the open transaction of a connection that closes, and a dead leader's never reached
+		 * Raft): nothing of this transaction happened, so run it again. */
+		if ((rv == PAT_EBUSY || (rv == PAT_ENOTLEADER && c->fail_code == DQ_CODE_NOT_LEADER && !committing) ||
+		     (!single && !committing && lost)) &&
 		    time_mono_ms() + wait < deadline) {
 			usleep((useconds_t)wait * 1000);
 			wait = wait < 100 ? wait * 2 : 100;
