@@ -142,15 +142,19 @@ static int cmp_int64(const void *a, const void *b)
 }
 
 /* When writes resumed: the end of the longest silence between two acknowledgements (of any
- * region) that ends after the fault, within a minute of it. Replies to commits made before the
- * fault still arrive for a moment after it, so the silence starts a little later. */
+ * region) that ends after the fault and starts at most RESUME_START_MS after it. Replies to
+ * commits made before the fault still arrive for a moment after it, so the silence starts a
+ * little later; a later silence (under full load acknowledgements come in groups of a batch,
+ * which can be far apart late in a run) is not the failover's. */
+#define RESUME_START_MS 2000
 static double resumed_after(int64_t *accepted, size_t n, int64_t struck_ms)
 {
 	int64_t longest = -1, end = 0;
 
 	qsort(accepted, n, sizeof *accepted, cmp_int64);
 	for (size_t i = 1; i < n; i++)
-		if (accepted[i] > struck_ms && accepted[i] <= struck_ms + 60000 && accepted[i] - accepted[i - 1] > longest) {
+		if (accepted[i] > struck_ms && accepted[i - 1] <= struck_ms + RESUME_START_MS &&
+		    accepted[i] - accepted[i - 1] > longest) {
 			longest = accepted[i] - accepted[i - 1];
 			end = accepted[i];
 		}
