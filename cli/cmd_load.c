@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -154,13 +153,6 @@ static enum attempt send_message(struct load *ld, struct smtp_link *l, long i, s
 	return ATTEMPT_ACCEPTED;
 }
 
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static void *run_connection(void *arg)
 {
 	struct load *ld = arg;
@@ -181,7 +173,7 @@ static void *run_connection(void *arg)
 				int64_t wait = due - time_mono_ns();
 
 				if (wait > 0)
-					sleep_ms(wait / 1000000);
+					time_sleep_ms(wait / 1000000);
 			}
 			first_try = time_mono_ns();
 		}
@@ -197,7 +189,7 @@ static void *run_connection(void *arg)
 		if (ld->retry_ns > 0 && time_mono_ns() - first_try < ld->retry_ns) {
 			atomic_fetch_add(&ld->resent, 1);
 			if (a == ATTEMPT_BROKEN)
-				sleep_ms(RECONNECT_PAUSE_MS);
+				time_sleep_ms(RECONNECT_PAUSE_MS);
 			continue;
 		}
 		if (a == ATTEMPT_DEFERRED && ld->retry_ns == 0) {

@@ -222,13 +222,7 @@ static bool another_leads(struct dq_leader *l, int wait_ms)
 		if (strcmp(l->seeds[i], l->leader_address) != 0)
 			str_copy(p->candidates[p->n++], l->seeds[i], DQ_ADDRESS_MAX);
 	started = probes_start(p);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = time_wall_after(wait_ms);
 	pthread_mutex_lock(&p->mu);
 	while (!found && taken < started) {
 		if (p->n_arrived == taken) {

@@ -2,6 +2,7 @@
  * strftime(), whose %a and %b follow LC_TIME: mail headers must be English. */
 #include "lib/timeutil.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -26,6 +27,21 @@ int64_t time_mono_ms(void)
 int64_t time_wall_ms(void)
 {
 	return clock_ns(CLOCK_REALTIME) / 1000000;
+}
+
+struct timespec time_wall_after(int64_t ms)
+{
+	int64_t ns = clock_ns(CLOCK_REALTIME) + ms * 1000000;
+
+	return (struct timespec){ (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+}
+
+void time_sleep_ms(int64_t ms)
+{
+	struct timespec t = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&t, &t) != 0 && errno == EINTR)
+		;
 }
 
 static void utc(int64_t secs, struct tm *tm)

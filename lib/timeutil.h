@@ -4,12 +4,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Monotonic clock, for deadlines and durations: never jumps with the wall clock. */
 int64_t time_mono_ns(void);
 int64_t time_mono_ms(void);
 /* Wall clock, milliseconds since the Unix epoch, for timestamps people read. */
 int64_t time_wall_ms(void);
+/* The wall clock ms milliseconds from now, as pthread_cond_timedwait() takes its deadline. */
+struct timespec time_wall_after(int64_t ms);
+/* Sleep ms milliseconds, all of them (a signal does not cut the sleep short). */
+void time_sleep_ms(int64_t ms);
 
 /* Room for the longest string time_format_rfc3339() writes, with its NUL. */
 #define TIME_RFC3339_SIZE 32

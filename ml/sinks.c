@@ -82,14 +82,6 @@ void sinks_init(struct sinks *s, const struct sink_options *o)
 		s->o.hook_timeout_ms = 30000;
 }
 
-static void sleep_ms(int64_t ms)
-{
-	struct timespec t = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&t, &t) != 0 && errno == EINTR)
-		;
-}
-
 /* ---- HTTP ---- */
 
 static size_t discard(char *data, size_t size, size_t n, void *user)
@@ -126,7 +118,7 @@ int sink_post_json(const char *url, const char *json, const struct sink_options 
 
 		if (i > 0) {
 			log_info("retrying a POST", "url=%s attempt=%d wait_ms=%lld", url, i + 1, (long long)wait);
-			sleep_ms(wait);
+			time_sleep_ms(wait);
 			wait = wait * 2 < 30000 ? wait * 2 : 30000;
 		}
 		c = curl_easy_perform(curl);
@@ -257,7 +249,7 @@ int sink_run_hook(const char *path, const char *json, const char *kind, int time
 			rv = err_set(err, PAT_ETIMEDOUT, "hook %s did not finish within %d ms; killed", path, timeout_ms);
 			break;
 		}
-		sleep_ms(10);
+		time_sleep_ms(10);
 	}
 	*exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (rv == PAT_OK && *exit_status == 127)

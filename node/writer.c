@@ -199,16 +199,9 @@ int writer_submit(struct writer *w, struct writer_item *it)
 
 bool writer_wait_space(struct writer *w, int timeout_ms)
 {
-	struct timespec until;
+	struct timespec until = time_wall_after(timeout_ms);
 	bool room;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&w->mu);
 	while (w->queued_bytes >= w->o.queue_max_bytes && !w->stopping)
 		if (pthread_cond_timedwait(&w->space, &w->mu, &until) == ETIMEDOUT)

@@ -5,29 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "lib/timeutil.h"
 #include "tests/lib/testutil.h"
 
 /* How long every client may take in all, faults included. */
 #define LOAD_TIMEOUT_MS (15 * 60 * 1000)
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* The leader's index, waiting for one to exist (after an earlier fault it may take a while). */
 static int leader(struct rg_world *w)
@@ -37,7 +21,7 @@ static int leader(struct rg_world *w)
 
 		if (i >= 0)
 			return i;
-		sleep_ms(250);
+		time_sleep_ms(250);
 	}
 	fail_msg("the cluster has no leader");
 	return -1;
@@ -48,8 +32,8 @@ static void kill_leader(struct rg_world *w, int64_t *struck_ms)
 	int i = leader(w);
 
 	rg_node_stop(w, i, SIGKILL);
-	*struck_ms = wall_ms();
-	sleep_ms(5000);
+	*struck_ms = time_wall_ms();
+	time_sleep_ms(5000);
 	rg_node_start(w, i);
 }
 
@@ -58,8 +42,8 @@ static void kill_region(struct rg_world *w, int64_t *struck_ms)
 	int r = leader(w) / 2;
 
 	rg_region_kill(w, r);
-	*struck_ms = wall_ms();
-	sleep_ms(8000);
+	*struck_ms = time_wall_ms();
+	time_sleep_ms(8000);
 	rg_region_start(w, r);
 }
 
@@ -68,8 +52,8 @@ static void partition(struct rg_world *w, int64_t *struck_ms)
 	int r = leader(w) / 2;
 
 	rg_cut_off(w, r, true);
-	*struck_ms = wall_ms();
-	sleep_ms(10000);
+	*struck_ms = time_wall_ms();
+	time_sleep_ms(10000);
 	rg_cut_off(w, r, false);
 }
 
@@ -78,8 +62,8 @@ static void pause_leader(struct rg_world *w, int64_t *struck_ms)
 	int i = leader(w);
 
 	rg_node_pause(w, i, true);
-	*struck_ms = wall_ms();
-	sleep_ms(8000);
+	*struck_ms = time_wall_ms();
+	time_sleep_ms(8000);
 	rg_node_pause(w, i, false);
 }
 
@@ -88,9 +72,9 @@ static void restart_nodes(struct rg_world *w, int64_t *struck_ms)
 	/* Every node in turn, cleanly (SIGTERM) or not (SIGKILL) by turns, the leader included. */
 	for (int i = 0; i < RG_NODES; i++) {
 		rg_node_stop(w, i, i % 2 == 0 ? SIGTERM : SIGKILL);
-		sleep_ms(1000);
+		time_sleep_ms(1000);
 		rg_node_start(w, i);
-		sleep_ms(2000);
+		time_sleep_ms(2000);
 	}
 	*struck_ms = 0;
 }
@@ -216,10 +200,10 @@ void fx_run(struct rg_world *w, const struct fx_nemesis *n, long messages, int c
 	res->nemesis = n != NULL ? n->name : "none";
 	res->messages = messages * RG_REGIONS;
 	{
-		int64_t t0 = wall_ms();
+		int64_t t0 = time_wall_ms();
 
 		rg_deploy(w);
-		printf("faults: %s: deployed in %.1f s\n", res->nemesis, (double)(wall_ms() - t0) / 1000.0);
+		printf("faults: %s: deployed in %.1f s\n", res->nemesis, (double)(time_wall_ms() - t0) / 1000.0);
 	}
 	for (int r = 0; r < RG_REGIONS; r++) {
 		if (asprintf(&acked[r], "%s/run%d-acked-%s", w->dir, w->deployments, w->regions[r].name) < 0 ||
@@ -239,13 +223,13 @@ void fx_run(struct rg_world *w, const struct fx_nemesis *n, long messages, int c
 			}
 			if (done >= res->messages / 4 || !running)
 				break;
-			sleep_ms(100);
+			time_sleep_ms(100);
 		}
 		n->act(w, &res->struck_ms);
 	}
-	deadline = wall_ms() + LOAD_TIMEOUT_MS;
+	deadline = time_wall_ms() + LOAD_TIMEOUT_MS;
 	for (int r = 0; r < RG_REGIONS; r++) {
-		int64_t left = deadline - wall_ms();
+		int64_t left = deadline - time_wall_ms();
 
 		res->load_status[r] = tu_wait_exit(pids[r], left > 0 ? (int)left : 0);
 		if (res->load_status[r] < 0)

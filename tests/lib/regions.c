@@ -20,9 +20,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "lib/timeutil.h"
 #include "tests/lib/testutil.h"
 
 static const char *const region_names[RG_REGIONS] = { "us-east", "eu-west", "ap-south" };
@@ -47,21 +47,6 @@ static void leave(void)
 {
 	if (self_ns >= 0 && setns(self_ns, CLONE_NEWNET) != 0)
 		fail_msg("setns back: %s", strerror(errno));
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
 }
 
 /* Run a shell script (in the test's own namespace); its status, output in *out when asked. */
@@ -274,13 +259,13 @@ bool rg_create(struct rg_world *w, char *why, size_t n)
 		snprintf(listen, sizeof listen, "0.0.0.0:%d", 7001 + k);
 		snprintf(latency, sizeof latency, "netsim.latency=%dms", k == 0 ? w->near_ms : w->far_ms);
 		w->netsim[k].pid = spawn_in(w->wan, argv, w->netsim[k].log);
-		for (double end = now_s() + 20; !tcp_open_in(w->wan, "127.0.0.1", 7001 + k);) {
-			if (now_s() > end) {
+		for (int64_t end = time_mono_ms() + 20000; !tcp_open_in(w->wan, "127.0.0.1", 7001 + k);) {
+			if (time_mono_ms() > end) {
 				char *log = tu_read_file(w->netsim[k].log, NULL);
 
 				fail_msg("pat netsim did not listen in %s:\n%s", w->wan, log ? log : "");
 			}
-			sleep_ms(20);
+			time_sleep_ms(20);
 		}
 	}
 	return true;
@@ -338,13 +323,13 @@ void rg_node_start(struct rg_world *w, int i)
 	snprintf(latency, sizeof latency, "cluster.network_latency=%s", w->network_latency);
 	snprintf(address, sizeof address, "10.0.%d.%d", g->subnet, 11 + i % 2);
 	w->nodes[i].pid = spawn_in(g->netns, argv, w->nodes[i].log);
-	for (double end = now_s() + 30; !tcp_open_in(g->netns, address, 9001);) {
-		if (now_s() > end || tu_wait_exit(w->nodes[i].pid, 0) >= 0) {
+	for (int64_t end = time_mono_ms() + 30000; !tcp_open_in(g->netns, address, 9001);) {
+		if (time_mono_ms() > end || tu_wait_exit(w->nodes[i].pid, 0) >= 0) {
 			char *log = tu_read_file(w->nodes[i].log, NULL);
 
 			fail_msg("node %s did not listen on %s:9001; its log:\n%s", name, address, log ? log : "");
 		}
-		sleep_ms(20);
+		time_sleep_ms(20);
 	}
 	free(name);
 }
@@ -411,13 +396,13 @@ void rg_gateway_wait_ready(struct rg_world *w, int r, int timeout_ms)
 	char url[64];
 
 	snprintf(url, sizeof url, "http://10.0.%d.21:8025/readyz", g->subnet);
-	for (double end = now_s() + timeout_ms / 1000.0; http_get(g->netns, url, NULL) != 200;) {
-		if (now_s() > end || tu_wait_exit(g->gateway.pid, 0) >= 0) {
+	for (int64_t end = time_mono_ms() + timeout_ms; http_get(g->netns, url, NULL) != 200;) {
+		if (time_mono_ms() > end || tu_wait_exit(g->gateway.pid, 0) >= 0) {
 			char *log = tu_read_file(g->gateway.log, NULL);
 
 			fail_msg("gateway %s is not ready; its log:\n%s", g->name, log ? log : "");
 		}
-		sleep_ms(100);
+		time_sleep_ms(100);
 	}
 }
 
@@ -513,14 +498,14 @@ void rg_deploy(struct rg_world *w)
 		free(name);
 		rg_node_start(w, i);
 	}
-	for (double end = now_s() + 120; !cluster_settled(w);) {
-		if (now_s() > end) {
+	for (int64_t end = time_mono_ms() + 120000; !cluster_settled(w);) {
+		if (time_mono_ms() > end) {
 			char *log = tu_read_file(w->nodes[0].log, NULL);
 
 			fail_msg("the cluster did not settle (6 online members, %d voters) in 120 s; node 1's log:\n%s", RG_VOTERS,
 				 log ? log : "");
 		}
-		sleep_ms(250);
+		time_sleep_ms(250);
 	}
 	for (int r = 0; r < RG_REGIONS; r++)
 		gateway_start(w, r);

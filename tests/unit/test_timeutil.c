@@ -46,10 +46,28 @@ static void clocks(void **state)
 	assert_true(wall > 1700000000000LL); /* after 2023: the clock is the wall clock */
 }
 
+/* A deadline for pthread_cond_timedwait(): the wall clock plus ms, its nanoseconds carried
+ * into seconds; and a sleep that lasts at least as long as asked. */
+static void deadlines_and_sleeps(void **state)
+{
+	int64_t before = time_wall_ms(), t0;
+	struct timespec at = time_wall_after(1999);
+	int64_t at_ms = (int64_t)at.tv_sec * 1000 + at.tv_nsec / 1000000;
+
+	(void)state;
+	assert_true(at.tv_nsec >= 0 && at.tv_nsec < 1000000000);
+	assert_true(at_ms >= before + 1999);
+	assert_true(at_ms <= time_wall_ms() + 1999);
+	t0 = time_mono_ms();
+	time_sleep_ms(30);
+	assert_true(time_mono_ms() - t0 >= 30);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rfc3339), cmocka_unit_test(rfc5322_is_english), cmocka_unit_test(clocks),
+		cmocka_unit_test(deadlines_and_sleeps),
 	};
 	return cmocka_run_group_tests_name("timeutil", tests, NULL, NULL);
 }
