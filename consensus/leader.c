@@ -135,11 +135,24 @@ static void probes_release(struct probes *p)
 	}
 }
 
+/* A block of probes with no candidates yet, held by the caller (NULL when out of memory). */
+static struct probes *probes_new(int timeout_ms)
+{
+	struct probes *p = mem_calloc(1, sizeof *p);
+
+	if (p == NULL)
+		return NULL;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->arrived, NULL);
+	p->refs = 1; /* the caller */
+	p->timeout_ms = timeout_ms;
+	return p;
+}
+
 static void *probe_run(void *data)
 {
 	struct probe_arg a = *(struct probe_arg *)data;
 	struct probe_answer ans = { 0 };
-
 	const char *address = a.p->candidates[a.i];
 
 	mem_free(data);
@@ -207,17 +220,13 @@ static size_t probes_start(struct probes *p)
  * in time are left to their threads. */
 static bool another_leads(struct dq_leader *l, int wait_ms)
 {
-	struct probes *p = mem_calloc(1, sizeof *p);
+	struct probes *p = probes_new(2 * wait_ms); /* a probe of an unreachable node ends soon after */
 	struct timespec until;
 	size_t taken = 0, started;
 	bool found = false;
 
 	if (p == NULL)
 		return false;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->arrived, NULL);
-	p->refs = 1;
-	p->timeout_ms = 2 * wait_ms; /* a probe of an unreachable node ends soon after */
 	for (size_t i = 0; i < l->n_seeds; i++)
 		if (strcmp(l->seeds[i], l->leader_address) != 0)
 			str_copy(p->candidates[p->n++], l->seeds[i], DQ_ADDRESS_MAX);
@@ -288,16 +297,12 @@ static int connect_leader(struct dq_leader *l, const char *address, uint64_t id)
 /* One pass over the last known leader and the seeds, asked at once. */
 static int find_once(struct dq_leader *l)
 {
-	struct probes *p = mem_calloc(1, sizeof *p);
+	struct probes *p = probes_new(l->timeout_ms);
 	size_t taken = 0, started;
 	int rv = PAT_ECLOSED;
 
 	if (p == NULL)
 		return err_set(&l->err, PAT_ENOMEM, "out of memory");
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->arrived, NULL);
-	p->refs = 1; /* the caller */
-	p->timeout_ms = l->timeout_ms;
 	p->reask_until = time_mono_ms() + PASS_REASK_MS;
 	if (l->db != NULL && !str_copy(p->db, l->db, sizeof p->db))
 		p->db[0] = '\0'; /* too long to carry: connect_leader() opens it */
