@@ -382,13 +382,19 @@ int store_unpack_raw(const uint8_t *packed, size_t len, size_t max_size, uint8_t
 
 /* ---- messages ---- */
 
+/* A text column's value: NULL is stored as "" (and json_pack()'s "s" takes no NULL). */
+#define OR_EMPTY(text) ((text) != NULL ? (text) : "")
+
 static struct dq_value text_or_empty(const char *s)
 {
-	return dq_text(s != NULL ? s : "");
+	return dq_text(OR_EMPTY(s));
 }
 
-/* A text column's value for json_pack() ("s" takes no NULL). */
-#define OR_EMPTY(text) ((text) != NULL ? (text) : "")
+/* The columns every INSERT of messages names, in this order. */
+#define INSERT_MESSAGES                                                                                         \
+	"INSERT INTO messages (id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr,"    \
+	" bcc_hdr, reply_to, subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region," \
+	" gateway, raw, body, inline_parts)"
 
 struct batch {
 	const struct store_message *m;
@@ -404,10 +410,7 @@ struct batch {
  * follows through the messages_fts_insert trigger. */
 static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
 {
-	static const char head[] =
-		"INSERT INTO messages (id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr,"
-		" bcc_hdr, reply_to, subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region,"
-		" gateway, raw, body, inline_parts) VALUES ";
+	static const char head[] = INSERT_MESSAGES " VALUES ";
 	static const char row_marks[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 	struct batch *b = data;
 	struct dq_value p[MSG_ROWS_PER_INSERT * MSG_COLS];
@@ -500,10 +503,7 @@ static int put_packed(struct dq_client *c, void *data, struct pat_err *err)
 	 * 8 cc, 9 bcc, 10 reply_to, 11 subject, 12 message_id, 13 date, 14 size, 15 attachments,
 	 * 16 snippet, 17 tags, 18 read, 19 region, 20 gateway, 21 body, 22 inline_parts. */
 	static const char head[] =
-		"INSERT INTO messages (id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr,"
-		" bcc_hdr, reply_to, subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region,"
-		" gateway, raw, body, inline_parts)"
-		" SELECT column1->>0, column1->>1, column1->>2, column1->>3, column1->>4, column1->>5, column1->>6,"
+		INSERT_MESSAGES " SELECT column1->>0, column1->>1, column1->>2, column1->>3, column1->>4, column1->>5, column1->>6,"
 		" column1->>7, column1->>8, column1->>9, column1->>10, column1->>11, column1->>12, column1->>13,"
 		" column1->>14, column1->>15, column1->>16, column1->>17, column1->>18, column1->>19, column1->>20,"
 		" column2, column1->>21, column1->>22 FROM (VALUES ";
