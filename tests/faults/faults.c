@@ -55,8 +55,8 @@ static int teardown(void **state)
 	(void)state;
 	rg_destroy(&world);
 	if (runs > 0)
-		printf("faults: all runs: %ld runs, acknowledged %ld, lost %ld, duplicated %ld\n", runs, total_acked, total_lost,
-	       total_duplicated);
+		printf("faults: all runs: %ld runs, acknowledged %ld, lost %ld, duplicated %ld\n", runs, total_acked,
+		       total_lost, total_duplicated);
 	return 0;
 }
 

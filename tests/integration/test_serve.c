@@ -540,6 +540,10 @@ static void load_sends_and_reports(void **state)
 	const char *zero[] = { tu_pat_bin(), "load", "--connections", "0", NULL };
 	const char *extra[] = { tu_pat_bin(), "load", "now", NULL };
 	const char *closed[] = { tu_pat_bin(), "load", "--smtp", "127.0.0.1:1", "--messages", "3", NULL };
+	const char *no_retry[] = { tu_pat_bin(), "load", "--retry", "0s", NULL };
+	const char *bad_retry[] = { tu_pat_bin(), "load", "--retry", "later", NULL };
+	const char *bad_acked[] = { tu_pat_bin(), "load", "--smtp", serve.smtp_address, "--messages", "1",
+				    "--acked", "/nonexistent-dir/acked", NULL };
 	struct dq_leader l;
 	struct pat_err err;
 	struct tu_proc p;
@@ -577,6 +581,20 @@ static void load_sends_and_reports(void **state)
 	assert_int_equal(p.status, 1);
 	assert_contains(p.out, "0 of 3 messages");
 	assert_contains(p.err, "cannot connect");
+	tu_proc_free(&p);
+	tu_run(&p, no_retry, NULL, NULL);
+	assert_int_equal(p.status, 2);
+	assert_contains(p.err, "--retry must be a duration such as 30s or 2m, not '0s'");
+	tu_proc_free(&p);
+	tu_run(&p, bad_retry, NULL, NULL);
+	assert_int_equal(p.status, 2);
+	assert_contains(p.err, "--retry must be a duration such as 30s or 2m, not 'later'");
+	tu_proc_free(&p);
+	/* A file that cannot be written is said before anything is sent. */
+	tu_run(&p, bad_acked, NULL, NULL);
+	assert_int_equal(p.status, 1);
+	assert_contains(p.err, "pat load: cannot write /nonexistent-dir/acked: No such file or directory");
+	assert_not_contains(p.out, "accepted by");
 	tu_proc_free(&p);
 	dq_leader_close(&l);
 }
