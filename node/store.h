@@ -13,7 +13,7 @@
 #include "lib/ulid.h"
 
 /* The schema version this build of Pat writes. */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* Bring the schema up to STORE_SCHEMA_VERSION, one transaction per migration. Safe to run
  * again and from several processes at once: an applied migration is skipped. *version gets
@@ -152,10 +152,17 @@ struct store_where {
 	char *owned[STORE_FILTER_MAX_TERMS + 1]; /* FTS5 queries the params point into */
 	unsigned n_owned;
 	const char *fts;                         /* the FTS5 query of the terms that must hold, or NULL */
+	bool full_text;                          /* some term searches the full-text index */
 	struct buf rest;                         /* with fts: the other terms' condition ("1": none) */
 };
 int store_where_build(const struct store_filter *f, struct store_where *w, struct pat_err *err);
 void store_where_free(struct store_where *w);
+
+/* Index the messages not in the full-text index yet, up to max_seqs of them (0: all), oldest
+ * first, in one transaction; *moved (may be NULL) tells whether there were any. The writers
+ * call it behind their batches (writer.c) and every search first indexes what is left, so
+ * that a search finds every message stored before it (migration 7 in store.c). */
+int store_index(struct dq_leader *l, int64_t max_seqs, bool *moved, struct pat_err *err);
 
 /* One page of the tenant's messages matching f (NULL: all), newest first: `start` skipped,
  * then up to `limit` rows (store_rows_free). *total gets how many match in all and *unread

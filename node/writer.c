@@ -87,6 +87,21 @@ static void yield_after(struct writer *w, int64_t commit_ns)
 		nanosleep(&ts, NULL);
 }
 
+/* Put the messages this writer stored into the full-text index, many per transaction (store.c,
+ * migration 7). A failure is only logged: the next search indexes what is left itself. */
+static void index_behind(struct writer *w)
+{
+	struct pat_err err;
+	int rv = store_index(&w->leader, WRITER_INDEX_MAX, NULL, &err);
+
+	if (rv != PAT_OK)
+		log_warn("full-text indexing put off to the next search or batch", "messages=%zu error=%s", w->unindexed,
+			 err.msg);
+	else
+		w->stats.index_runs++;
+	w->unindexed = 0;
+}
+
 static void *run(void *arg)
 {
 	struct writer *w = arg;
@@ -97,11 +112,24 @@ static void *run(void *arg)
 		struct pat_err err;
 		size_t n = 0, i = 0;
 		int64_t commit_ns = 0;
+		bool idle = false;
 		int rv;
 
 		pthread_mutex_lock(&w->mu);
-		while (w->head == NULL && !w->stopping)
-			pthread_cond_wait(&w->work, &w->mu);
+		while (w->head == NULL && !w->stopping && !idle) {
+			if (w->unindexed == 0) {
+				pthread_cond_wait(&w->work, &w->mu);
+			} else {
+				struct timespec until = time_wall_after(WRITER_INDEX_IDLE_MS);
+
+				idle = pthread_cond_timedwait(&w->work, &w->mu, &until) == ETIMEDOUT && w->head == NULL;
+			}
+		}
+		if (idle && !w->stopping) {
+			pthread_mutex_unlock(&w->mu);
+			index_behind(w);
+			continue;
+		}
 		items = take_batch(w, &n);
 		pthread_cond_broadcast(&w->space);
 		pthread_mutex_unlock(&w->mu);
@@ -141,6 +169,8 @@ static void *run(void *arg)
 			it = next;
 		}
 		stuck_check(w, rv);
+		if (rv == PAT_OK && (w->unindexed += n) >= WRITER_INDEX_EVERY)
+			index_behind(w);
 		if (rv == PAT_OK)
 			yield_after(w, commit_ns);
 	}
@@ -222,11 +252,13 @@ void writer_stop(struct writer *w)
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
 	dq_leader_close(&w->leader);
-	log_info("writer stopped", "batches=%llu messages=%llu failed=%llu largest_batch=%llu mean_batch=%.1f mean_commit_ms=%.3f",
+	log_info("writer stopped",
+		 "batches=%llu messages=%llu failed=%llu largest_batch=%llu mean_batch=%.1f mean_commit_ms=%.3f index_runs=%llu",
 		 (unsigned long long)w->stats.batches, (unsigned long long)w->stats.rows,
 		 (unsigned long long)w->stats.failed, (unsigned long long)w->stats.largest,
 		 w->stats.batches ? (double)w->stats.rows / (double)w->stats.batches : 0.0,
-		 w->stats.batches ? (double)w->stats.commit_ns / (double)w->stats.batches / 1e6 : 0.0);
+		 w->stats.batches ? (double)w->stats.commit_ns / (double)w->stats.batches / 1e6 : 0.0,
+		 (unsigned long long)w->stats.index_runs);
 	/* The lock stays usable: a late writer_submit() gets PAT_ECLOSED, not undefined behaviour. */
 	w->started = false;
 }

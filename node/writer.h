@@ -47,12 +47,20 @@ struct writer_options {
 #define WRITER_YIELD_FROM_NS (20 * 1000000LL)
 #define WRITER_YIELD_MAX_NS (250 * 1000000LL)
 
+/* The writer indexes the messages it stored for full-text search behind its batches: once
+ * WRITER_INDEX_EVERY are stored, and when its queue has been empty for WRITER_INDEX_IDLE_MS,
+ * up to WRITER_INDEX_MAX per transaction (a search indexes whatever is left first). */
+#define WRITER_INDEX_EVERY 512
+#define WRITER_INDEX_IDLE_MS 20
+#define WRITER_INDEX_MAX (4 * WRITER_INDEX_EVERY)
+
 struct writer_stats {
 	uint64_t batches;  /* transactions committed */
 	uint64_t rows;     /* messages acknowledged */
 	uint64_t failed;   /* messages reported failed */
 	uint64_t largest;  /* most messages in one batch */
 	uint64_t commit_ns; /* time spent in committed transactions */
+	uint64_t index_runs; /* full-text index transactions (store_index()) */
 };
 
 struct writer {
@@ -68,6 +76,7 @@ struct writer {
 	bool started;
 	struct writer_stats stats;
 	unsigned io_failures;     /* batches in a row refused with a disk I/O error */
+	size_t unindexed;         /* messages stored since the last store_index() (the thread's own) */
 };
 
 int writer_start(struct writer *w, const struct writer_options *o, struct pat_err *err);

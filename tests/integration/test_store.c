@@ -327,6 +327,136 @@ static void search_finds_subject_addresses_and_body(void **state)
 	free(other);
 }
 
+/* An integer read with SQL (the first column of the first row). */
+static int64_t sql_int(const char *sql)
+{
+	struct dq_rows rows;
+	bool row = false;
+	int64_t v;
+
+	assert_int_equal(dq_leader_query_sql(&l, sql, NULL, 0, &rows), PAT_OK);
+	assert_int_equal(dq_rows_next(&rows, &row), PAT_OK);
+	assert_true(row);
+	v = rows.values[0].integer;
+	dq_rows_close(&rows);
+	return v;
+}
+
+/* Put one message of tenant "behind-co" with subject s; it is not indexed yet. */
+static void put_unindexed(const char *subject, char id[ULID_SIZE])
+{
+	uint8_t *packed;
+	struct store_message *m = make_batch("behind-co", 1, &packed);
+	struct pat_err err;
+
+	m[0].subject = subject;
+	assert_int_equal(store_put_batch(&l, m, 1, &err), PAT_OK);
+	assert_true(sql_int("SELECT upto FROM fts_state") < sql_int("SELECT max(seq) FROM messages"));
+	memcpy(id, m[0].id, ULID_SIZE);
+	mem_free(packed);
+	free(m);
+}
+
+static int64_t fts_hits(const char *word)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '%s'", word);
+	return sql_int(sql);
+}
+
+/* The full-text index follows the writes (migration 7): a stored message is indexed later,
+ * and every way of searching indexes what is missing first, so that none misses a message
+ * stored before it; deleting or changing a message not indexed yet leaves the index alone,
+ * and a seq given again after a deletion is indexed at once. */
+static void index_follows_behind_the_writes(void **state)
+{
+	char id[ULID_SIZE];
+	struct store_row *rows;
+	struct query q;
+	struct pat_err err;
+	int64_t total, unread, changed;
+	bool moved;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_index(&l, 0, NULL, &err), PAT_OK);
+	assert_int_equal(store_index(&l, 0, &moved, &err), PAT_OK);
+	assert_false(moved); /* nothing left */
+
+	put_unindexed("kiwi crate", id);
+	assert_int_equal(fts_hits("kiwi"), 0);
+	assert_int_equal(query_parse("kiwi", NULL, &q, &err), PAT_OK);
+	assert_int_equal(store_find_matching(&l, "behind-co", &q.filter, 0, 10, &rows, &n, &total, &unread, &err), PAT_OK);
+	query_free(&q);
+	assert_int_equal(total, 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].m.id, id);
+	store_rows_free(rows, n);
+	assert_int_equal(sql_int("SELECT upto FROM fts_state"), sql_int("SELECT max(seq) FROM messages"));
+
+	put_unindexed("mango crate", id);
+	assert_int_equal(store_search(&l, "behind-co", "mango", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	store_rows_free(rows, n);
+
+	put_unindexed("plum crate", id);
+	assert_int_equal(query_parse("plum", NULL, &q, &err), PAT_OK);
+	assert_int_equal(store_set_read(&l, "behind-co", true, NULL, 0, &q.filter, &changed, &err), PAT_OK);
+	query_free(&q);
+	assert_int_equal(changed, 1);
+	assert_int_equal(fts_hits("plum"), 1);
+
+	/* Changed before it was indexed: indexed as it is now. */
+	put_unindexed("lime crate", id);
+	assert_int_equal(dq_leader_exec_sql(&l, "UPDATE messages SET subject = 'lemon crate' WHERE seq = (SELECT max(seq) FROM messages)",
+					    NULL, 0, NULL), PAT_OK);
+	assert_int_equal(store_search(&l, "behind-co", "lime", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 0);
+	store_rows_free(rows, n);
+	assert_int_equal(store_search(&l, "behind-co", "lemon", 10, &rows, &n, &err), PAT_OK);
+	assert_int_equal(n, 1);
+	store_rows_free(rows, n);
+	/* Indexed, then changed: the index follows. */
+	assert_int_equal(dq_leader_exec_sql(&l, "UPDATE messages SET subject = 'orange crate' WHERE seq = (SELECT max(seq) FROM messages)",
+					    NULL, 0, NULL), PAT_OK);
+	assert_int_equal(fts_hits("lemon"), 0);
+	assert_int_equal(fts_hits("orange"), 1);
+	/* Deleted before it was indexed: nothing to take out of the index. */
+	put_unindexed("quince crate", id);
+	assert_int_equal(store_delete(&l, "behind-co", id, &err), PAT_OK);
+	assert_int_equal(store_index(&l, 0, &moved, &err), PAT_OK);
+	assert_false(moved); /* the newest seq is indexed already */
+	assert_int_equal(fts_hits("quince"), 0);
+	put_unindexed("cherry crate", id);
+	assert_int_equal(query_parse("cherry", NULL, &q, &err), PAT_OK);
+	assert_int_equal(store_delete_matching(&l, "behind-co", &q.filter, &changed, &err), PAT_OK);
+	query_free(&q);
+	assert_int_equal(changed, 1);
+	assert_int_equal(fts_hits("cherry"), 0); /* indexed by the deletion's search, then taken out */
+
+	/* The newest message, indexed, is deleted: the next one gets its seq, at or below the
+	 * index's mark, and is indexed as it is stored. */
+	assert_int_equal(store_delete_matching(&l, "behind-co", NULL, &changed, &err), PAT_OK);
+	assert_int_equal(changed, 4);
+	{
+		uint8_t *packed;
+		struct store_message *m = make_batch("behind-co", 1, &packed);
+
+		m[0].subject = "grape crate";
+		assert_int_equal(store_put_batch(&l, m, 1, &err), PAT_OK);
+		assert_true(sql_int("SELECT max(seq) FROM messages") <= sql_int("SELECT upto FROM fts_state"));
+		mem_free(packed);
+		free(m);
+	}
+	assert_int_equal(fts_hits("grape"), 1);
+	assert_int_equal(fts_hits("orange"), 0);
+	assert_int_equal(fts_hits("crate"), 1);
+	assert_int_equal(dq_leader_exec_sql(&l, "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')", NULL, 0,
+					    NULL), PAT_OK);
+	assert_int_equal(store_delete_matching(&l, "behind-co", NULL, &changed, &err), PAT_OK);
+}
+
 /* Three messages of one tenant, and the same three for another tenant that no search of the
  * first may ever return. */
 static char finder_ids[3][ULID_SIZE], intruder_ids[3][ULID_SIZE];
@@ -762,6 +892,8 @@ static void schema_2_data_is_upgraded(void **state)
 		" 'a@example.com b@example.com', 'three kumquats');";
 	struct tc_cluster old;
 	struct dq_leader ol;
+	struct dq_rows up;
+	bool row = false;
 	struct store_row *rows;
 	struct pat_err err;
 	size_t n;
@@ -774,6 +906,12 @@ static void schema_2_data_is_upgraded(void **state)
 	assert_int_equal(dq_leader_exec_sql(&ol, v2, NULL, 0, NULL), PAT_OK);
 	assert_int_equal(store_migrate(&ol, &version, &err), PAT_OK);
 	assert_int_equal(version, STORE_SCHEMA_VERSION);
+	/* What was indexed before stays indexed: the mark starts at the newest message. */
+	assert_int_equal(dq_leader_query_sql(&ol, "SELECT upto FROM fts_state", NULL, 0, &up), PAT_OK);
+	assert_int_equal(dq_rows_next(&up, &row), PAT_OK);
+	assert_true(row);
+	assert_int_equal(up.values[0].integer, 7);
+	dq_rows_close(&up);
 	assert_int_equal(store_search(&ol, "old-co", "kumquats", 10, &rows, &n, &err), PAT_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(rows[0].m.subject, "an old order");
@@ -841,6 +979,7 @@ int main(void)
 		cmocka_unit_test(big_batches_keep_every_column),
 		cmocka_unit_test(a_bad_message_fails_the_whole_batch),
 		cmocka_unit_test(search_finds_subject_addresses_and_body),
+		cmocka_unit_test(index_follows_behind_the_writes),
 		cmocka_unit_test(find_pages_and_matches_substrings),
 		cmocka_unit_test(searches_with_every_operator),
 		cmocka_unit_test(search_pages_and_counts),

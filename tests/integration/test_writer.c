@@ -92,6 +92,22 @@ static void *produce(void *arg)
 	return NULL;
 }
 
+/* How many stored messages the full-text index has not reached yet. */
+static int64_t unindexed(struct dq_leader *l)
+{
+	struct dq_rows rows;
+	bool row = false;
+	int64_t n;
+
+	assert_int_equal(dq_leader_query_sql(l, "SELECT count(*) FROM messages WHERE seq > (SELECT upto FROM fts_state)",
+					     NULL, 0, &rows), PAT_OK);
+	assert_int_equal(dq_rows_next(&rows, &row), PAT_OK);
+	assert_true(row);
+	n = rows.values[0].integer;
+	dq_rows_close(&rows);
+	return n;
+}
+
 static void many_producers_share_batches(void **state)
 {
 	struct writer_options o = { cluster.seeds, 256, 16 << 20, 64 << 20, 5000, 20000, NULL, NULL };
@@ -130,6 +146,10 @@ static void many_producers_share_batches(void **state)
 	assert_int_equal(dq_leader_init(&l, cluster.seeds, "pat", 5000, 20000), PAT_OK);
 	assert_int_equal(store_count(&l, "acme", &total, &unread, &err), PAT_OK);
 	assert_int_equal(total, PRODUCERS * PER_PRODUCER);
+	/* Indexed behind the batches, WRITER_INDEX_EVERY messages or so at a time: at most the
+	 * last of those rounds (and the batch that crossed it) is left for the next search. */
+	assert_true(s.index_runs >= 1);
+	assert_true(unindexed(&l) < (int64_t)(WRITER_INDEX_EVERY + o.batch_max_rows));
 	dq_leader_close(&l);
 }
 
@@ -154,6 +174,36 @@ static bool reported(const int *status, int seconds)
 		usleep(10000);
 	}
 	return false;
+}
+
+/* An idle writer indexes what it stored: searches then find the index caught up. */
+static void idle_writer_indexes_what_it_stored(void **state)
+{
+	struct writer_options o = { cluster.seeds, 64, 1 << 20, 8 << 20, 5000, 20000, NULL, NULL };
+	struct writer w;
+	struct writer_item items[3];
+	int status[3];
+	struct pat_err err;
+	struct dq_leader l;
+	int64_t left = -1;
+
+	(void)state;
+	assert_int_equal(writer_start(&w, &o, &err), PAT_OK);
+	for (int i = 0; i < 3; i++) {
+		fill(&items[i], &status[i]);
+		assert_int_equal(writer_submit(&w, &items[i]), PAT_OK);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_true(reported(&status[i], 60));
+		assert_int_equal(status[i], PAT_OK);
+	}
+	assert_int_equal(dq_leader_init(&l, cluster.seeds, "pat", 5000, 20000), PAT_OK);
+	for (int t = 0; t < 600 && (left = unindexed(&l)) != 0; t++)
+		usleep(100000);
+	dq_leader_close(&l);
+	writer_stop(&w);
+	assert_int_equal(left, 0);
+	assert_true(writer_get_stats(&w).index_runs >= 1);
 }
 
 /* Wait until every node of the cluster is a voter (roles are assigned after the nodes join). */
@@ -270,6 +320,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(many_producers_share_batches),
+		cmocka_unit_test(idle_writer_indexes_what_it_stored),
 		cmocka_unit_test(stopped_leader_is_left_for_the_new_one),
 		cmocka_unit_test(no_cluster_no_acknowledgement),
 	};
