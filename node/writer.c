@@ -100,6 +100,7 @@ static void index_behind(struct writer *w)
 	else
 		w->stats.index_runs++;
 	w->unindexed = 0;
+	w->unindexed_bytes = 0;
 }
 
 static void *run(void *arg)
@@ -169,8 +170,13 @@ static void *run(void *arg)
 			it = next;
 		}
 		stuck_check(w, rv);
-		if (rv == PAT_OK && (w->unindexed += n) >= WRITER_INDEX_EVERY)
-			index_behind(w);
+		if (rv == PAT_OK) {
+			w->unindexed += n;
+			for (i = 0; i < n; i++)
+				w->unindexed_bytes += (size_t)batch[i].size;
+			if (w->unindexed >= WRITER_INDEX_EVERY || w->unindexed_bytes >= WRITER_INDEX_BYTES)
+				index_behind(w);
+		}
 		if (rv == PAT_OK)
 			yield_after(w, commit_ns);
 	}

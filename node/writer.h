@@ -48,9 +48,13 @@ struct writer_options {
 #define WRITER_YIELD_MAX_NS (250 * 1000000LL)
 
 /* The writer indexes the messages it stored for full-text search behind its batches: once
- * WRITER_INDEX_EVERY are stored, and when its queue has been empty for WRITER_INDEX_IDLE_MS,
- * up to WRITER_INDEX_MAX per transaction (a search indexes whatever is left first). */
+ * WRITER_INDEX_EVERY messages or WRITER_INDEX_BYTES are stored, and when its queue has been
+ * empty for WRITER_INDEX_IDLE_MS, up to WRITER_INDEX_MAX per transaction (a search indexes
+ * whatever is left first). Larger rounds cost less per message and hold the database longer:
+ * pat load, 16 connections of 20 KiB, rounds of up to 512 messages: 908 msg/s, p99 235 ms;
+ * of 1 MiB (about 51 messages): 692 msg/s, p99 104 ms; of 256 KiB (13): 414 msg/s, p99 104 ms. */
 #define WRITER_INDEX_EVERY 512
+#define WRITER_INDEX_BYTES (16 << 20)
 #define WRITER_INDEX_IDLE_MS 20
 #define WRITER_INDEX_MAX (4 * WRITER_INDEX_EVERY)
 
@@ -77,6 +81,7 @@ struct writer {
 	struct writer_stats stats;
 	unsigned io_failures;     /* batches in a row refused with a disk I/O error */
 	size_t unindexed;         /* messages stored since the last store_index() (the thread's own) */
+	size_t unindexed_bytes;   /* and their size */
 };
 
 int writer_start(struct writer *w, const struct writer_options *o, struct pat_err *err);
