@@ -94,11 +94,14 @@ static void index_behind(struct writer *w)
 	struct pat_err err;
 	int rv = store_index(&w->leader, WRITER_INDEX_MAX, NULL, &err);
 
-	if (rv != PAT_OK)
+	if (rv != PAT_OK) {
 		log_warn("full-text indexing put off to the next search or batch", "messages=%zu error=%s", w->unindexed,
 			 err.msg);
-	else
+	} else {
+		pthread_mutex_lock(&w->mu);
 		w->stats.index_runs++;
+		pthread_mutex_unlock(&w->mu);
+	}
 	w->unindexed = 0;
 	w->unindexed_bytes = 0;
 }
