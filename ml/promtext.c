@@ -2,6 +2,7 @@
  * timestamp. Label values are unescaped (\\, \", \n) as they are read. */
 #include "ml/promtext.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -172,13 +173,21 @@ static int parse_line(const char *p, const char *end, size_t lineno, struct prom
 	if (!read_value(&p, end, &out->value))
 		return err_set(err, PAT_EINVAL, "line %zu: the value of %s is not a number", lineno, out->name);
 	skip_blanks(&p, end);
+	out->timestamp_ms = 0;
 	if (p < end) { /* a timestamp: an integer of milliseconds */
+		bool negative = *p == '-';
+
 		if (*p == '-' || *p == '+')
 			p++;
 		if (p >= end || *p < '0' || *p > '9')
 			return err_set(err, PAT_EINVAL, "line %zu: unexpected text after the value", lineno);
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
+		while (p < end && *p >= '0' && *p <= '9') {
+			if (out->timestamp_ms > (LLONG_MAX - 9) / 10)
+				return err_set(err, PAT_EINVAL, "line %zu: the timestamp is too large", lineno);
+			out->timestamp_ms = out->timestamp_ms * 10 + (*p++ - '0');
+		}
+		if (negative)
+			out->timestamp_ms = -out->timestamp_ms;
 		skip_blanks(&p, end);
 		if (p < end)
 			return err_set(err, PAT_EINVAL, "line %zu: unexpected text after the timestamp", lineno);

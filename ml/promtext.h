@@ -17,6 +17,7 @@ struct prom_sample {
 	struct prom_label *labels; /* in the order written */
 	size_t n_labels;
 	double value;              /* +Inf, -Inf and NaN included */
+	long long timestamp_ms;    /* the sample's own timestamp (Unix ms), 0 when it has none */
 };
 
 struct prom_scrape {
@@ -25,7 +26,7 @@ struct prom_scrape {
 };
 
 /* Parse text (len bytes, need not be NUL-terminated). Comments (# HELP, # TYPE, others) and
- * blank lines are skipped; timestamps are read and dropped. PAT_EINVAL names the line and
+ * blank lines are skipped; a sample's timestamp is kept in timestamp_ms. PAT_EINVAL names the line and
  * what was wrong (bad name, unterminated or badly escaped label value, missing or bad value);
  * nothing is kept then. PAT_ENOMEM. */
 int promtext_parse(struct prom_scrape *s, const char *text, size_t len, struct pat_err *err);

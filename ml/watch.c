@@ -117,8 +117,18 @@ static void poll_target(struct target *t, int timeout_ms, struct sinks *sinks)
 	t->failing = false;
 	if (t->have_last) {
 		struct window w;
+		double seconds = (double)(now - t->last_ms) / 1000.0;
 
-		window_build(&t->last, &snap, (double)(now - t->last_ms) / 1000.0, time_wall_ms(), &w);
+		/* Samples that carry their own timestamps (a file written by a script, or a scrape
+		 * relayed late) are timed by them, not by when they were read: a writer that fell
+		 * behind by a fraction of a second would otherwise look like a drop in traffic and
+		 * then a spike. Nothing newer than the last time: no window. */
+		if (snap.at_ms > 0 && t->last.at_ms > 0) {
+			if (snap.at_ms <= t->last.at_ms)
+				return;
+			seconds = (double)(snap.at_ms - t->last.at_ms) / 1000.0;
+		}
+		window_build(&t->last, &snap, seconds, time_wall_ms(), &w);
 		if (detector_feed(&t->detector, &w, &v, &err) != PAT_OK)
 			log_error("detector failed", "instance=%s error=%s", t->instance, err.msg);
 		log_debug("window", "instance=%s rate=%.3f p95=%.4f p99=%.4f errors=%.4f queue=%.0f scored=%d score=%.3f",

@@ -31,6 +31,8 @@ int window_snapshot_read(struct window_snapshot *s, const struct prom_scrape *sc
 		double bound;
 		size_t j;
 
+		if (p->timestamp_ms > s->at_ms)
+			s->at_ms = p->timestamp_ms;
 		if (strcmp(p->name, HISTOGRAM) != 0)
 			continue;
 		if ((le = prom_label(p, "le")) == NULL)

@@ -34,6 +34,7 @@ struct window_snapshot {
 	size_t n_buckets;                 /* of pat_email_processing_duration_seconds */
 	double le[WINDOW_MAX_BUCKETS];    /* bounds, increasing; the last is +Inf */
 	double count[WINDOW_MAX_BUCKETS]; /* cumulative counts, summed over series */
+	long long at_ms;                  /* the newest sample timestamp given (Unix ms), 0: none */
 };
 
 struct window {

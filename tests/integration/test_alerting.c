@@ -288,24 +288,28 @@ static void *replay(void *arg)
 		f = fopen(tmp, "w");
 		if (f == NULL)
 			break;
+		/* Each sample stamped with when it was written, so that a replay thread the
+		 * scheduler held back for a moment is not read as a drop in traffic. */
+		long long ts = (long long)time_wall_ms();
+
 		fprintf(f, "# HELP pat_smtp_connections_total x\n# TYPE pat_smtp_connections_total counter\n"
-			   "pat_smtp_connections_total %.0f\n"
+			   "pat_smtp_connections_total %.0f %lld\n"
 			   "# HELP pat_emails_received_total x\n# TYPE pat_emails_received_total counter\n"
-			   "pat_emails_received_total{tenant=\"default\",region=\"local\"} %.0f\n"
+			   "pat_emails_received_total{tenant=\"default\",region=\"local\"} %.0f %lld\n"
 			   "# HELP pat_smtp_rejections_total x\n# TYPE pat_smtp_rejections_total counter\n"
-			   "pat_smtp_rejections_total{reason=\"size\"} %.0f\n"
+			   "pat_smtp_rejections_total{reason=\"size\"} %.0f %lld\n"
 			   "# HELP pat_email_processing_duration_seconds x\n# TYPE pat_email_processing_duration_seconds histogram\n"
-			   "pat_email_processing_duration_seconds_bucket{le=\"0.01\"} %.0f\n"
-			   "pat_email_processing_duration_seconds_bucket{le=\"0.1\"} %.0f\n"
-			   "pat_email_processing_duration_seconds_bucket{le=\"1\"} %.0f\n"
-			   "pat_email_processing_duration_seconds_bucket{le=\"10\"} %.0f\n"
-			   "pat_email_processing_duration_seconds_bucket{le=\"+Inf\"} %.0f\n"
-			   "pat_email_processing_duration_seconds_sum %.3f\n"
-			   "pat_email_processing_duration_seconds_count %.0f\n"
+			   "pat_email_processing_duration_seconds_bucket{le=\"0.01\"} %.0f %lld\n"
+			   "pat_email_processing_duration_seconds_bucket{le=\"0.1\"} %.0f %lld\n"
+			   "pat_email_processing_duration_seconds_bucket{le=\"1\"} %.0f %lld\n"
+			   "pat_email_processing_duration_seconds_bucket{le=\"10\"} %.0f %lld\n"
+			   "pat_email_processing_duration_seconds_bucket{le=\"+Inf\"} %.0f %lld\n"
+			   "pat_email_processing_duration_seconds_sum %.3f %lld\n"
+			   "pat_email_processing_duration_seconds_count %.0f %lld\n"
 			   "# HELP pat_store_queue_messages x\n# TYPE pat_store_queue_messages gauge\n"
-			   "pat_store_queue_messages 2\n",
-			received / 10, received, received / 100, le_001, le_001 + le_01, le_001 + le_01,
-			le_001 + le_01 + le_10, le_001 + le_01 + le_10, sum, le_001 + le_01 + le_10);
+			   "pat_store_queue_messages 2 %lld\n",
+			received / 10, ts, received, ts, received / 100, ts, le_001, ts, le_001 + le_01, ts, le_001 + le_01, ts,
+			le_001 + le_01 + le_10, ts, le_001 + le_01 + le_10, ts, sum, ts, le_001 + le_01 + le_10, ts, ts);
 		fclose(f);
 		rename(tmp, path);
 		usleep(20000);

@@ -48,6 +48,8 @@ static void parses_samples_labels_escapes_and_special_values(void **state)
 	assert_string_equal(prom_label(&s.samples[1], "other"), "x");
 	assert_null(prom_label(&s.samples[1], "nope"));
 	assert_true(s.samples[1].value == 4);
+	assert_true(s.samples[1].timestamp_ms == 1700000000000LL);
+	assert_true(s.samples[0].timestamp_ms == 0);
 	assert_true(isinf(s.samples[3].value) && s.samples[3].value > 0);
 	assert_true(isinf(s.samples[4].value) && s.samples[4].value < 0);
 	assert_true(isnan(s.samples[5].value));
@@ -73,6 +75,7 @@ static void broken_text_names_the_line(void **state)
 		{ "m\n", "line 1: expected a space and a value after m" },
 		{ "m one\n", "line 1: the value of m is not a number" },
 		{ "m 1 2 3\n", "unexpected text after the timestamp" },
+		{ "m 1 99999999999999999999\n", "line 1: the timestamp is too large" },
 		{ "m 1 soon\n", "unexpected text after the value" },
 		{ "m nan\n", "not a number" },
 		{ "m{9=\"x\"} 1\n", "expected a label name" },
@@ -171,6 +174,25 @@ static void scrape(struct gateway *g, struct window_snapshot *snap, bool check)
 	assert_int_equal(window_snapshot_read(snap, &s, &err), PAT_OK);
 	promtext_free(&s);
 	buf_free(&out);
+}
+
+/* Samples with their own timestamps (a textfile written by a script): the snapshot is as
+ * new as its newest sample, and Pat's own exposition, which has none, gives 0. */
+static void snapshot_takes_the_newest_timestamp(void **state)
+{
+	static const char text[] = "pat_smtp_connections_total 3 1700000000100\n"
+				   "pat_emails_received_total{tenant=\"a\"} 5 1700000000300\n"
+				   "pat_store_queue_messages 1\n";
+	struct prom_scrape s;
+	struct window_snapshot snap;
+	struct pat_err err;
+
+	(void)state;
+	assert_int_equal(promtext_parse(&s, text, strlen(text), &err), PAT_OK);
+	assert_int_equal(window_snapshot_read(&snap, &s, &err), PAT_OK);
+	assert_true(snap.at_ms == 1700000000300LL);
+	assert_true(snap.received == 5);
+	promtext_free(&s);
 }
 
 static void windows_come_from_two_scrapes(void **state)
@@ -479,6 +501,7 @@ int main(void)
 		cmocka_unit_test(parses_samples_labels_escapes_and_special_values),
 		cmocka_unit_test(broken_text_names_the_line),
 		cmocka_unit_test(parser_survives_allocation_failures),
+		cmocka_unit_test(snapshot_takes_the_newest_timestamp),
 		cmocka_unit_test(windows_come_from_two_scrapes),
 		cmocka_unit_test(quantiles_follow_histogram_quantile),
 		cmocka_unit_test(snapshots_refuse_what_is_not_a_gateway),
