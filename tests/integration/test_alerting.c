@@ -477,6 +477,7 @@ static void serve_alerts_on_a_real_traffic_spike(void **state)
 	{
 		const char *argv[] = { tu_pat_bin(), "serve", "--data", data, "--smtp", smtp, "--http", http, "--set", node,
 				       "--set", "anomaly.interval=250ms", "--set", "anomaly.baseline_windows=40",
+				       "--set", "anomaly.threshold=0.7",
 				       "--set", "anomaly.retrain_interval=2s", "--set", am_set, "--set", hook_set,
 				       "--set", "anomaly.hook_min_interval=1h", NULL };
 
