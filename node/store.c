@@ -782,10 +782,11 @@ static int index_caught_up(struct dq_leader *l, struct pat_err *err)
 {
 	int64_t behind = 0;
 	bool found = false;
+	int rv = leader_query_int(l, "SELECT (SELECT coalesce(max(seq), 0) FROM messages) > upto FROM fts_state", NULL,
+				  0, &behind, &found);
 
-	if (leader_query_int(l, "SELECT (SELECT coalesce(max(seq), 0) FROM messages) > upto FROM fts_state", NULL, 0,
-			     &behind, &found) != PAT_OK)
-		return err_set(err, l->err.code ? l->err.code : PAT_EIO, "%s", l->err.msg);
+	if (rv != PAT_OK)
+		return err_set(err, rv, "%s", l->err.msg);
 	if (!found || behind == 0)
 		return PAT_OK;
 	return store_index(l, INDEX_ALL, NULL, err);

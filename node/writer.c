@@ -179,9 +179,8 @@ static void *run(void *arg)
 				w->unindexed_bytes += (size_t)batch[i].size;
 			if (w->unindexed >= WRITER_INDEX_EVERY || w->unindexed_bytes >= WRITER_INDEX_BYTES)
 				index_behind(w);
-		}
-		if (rv == PAT_OK)
 			yield_after(w, commit_ns);
+		}
 	}
 	mem_free(batch);
 	return NULL;
