@@ -30,6 +30,7 @@ struct job {
 	struct smtp_delivery *delivery;
 	char *fields[11];             /* owned summary strings */
 	uint8_t *packed;              /* zstd raw */
+	uint8_t *packed_body;         /* zstd searchable text (NULL: stored as text) */
 	const char *via;              /* the protocol in the Received header */
 	/* ingest_submit(): the caller waits for the outcome instead of an SMTP session. */
 	bool waited;
@@ -62,6 +63,7 @@ static void job_free(struct job *j)
 	for (int i = 0; i < 11; i++)
 		mem_free(j->fields[i]);
 	mem_free(j->packed);
+	mem_free(j->packed_body);
 	mem_free(j);
 }
 
@@ -299,6 +301,15 @@ static void prepare(uv_work_t *work)
 	}
 	m->raw = j->packed;
 	m->raw_len = packed_len;
+	/* The searchable text is stored compressed too, packed here rather than by the writer,
+	 * whose thread every batch waits for. */
+	rv = store_pack_body(m->body_text, &j->packed_body, &m->body_len, &err);
+	if (rv != PAT_OK) {
+		j->rv = rv;
+		str_copy(j->error, err.msg, sizeof j->error);
+		return;
+	}
+	m->body = j->packed_body;
 }
 
 /* Back on the loop: hand the message to the writer, or answer the failure. */

@@ -5,6 +5,7 @@
  * cluster's view of its members; refusing at start is the cheap way to make that mistake
  * impossible. The lock (flock on pat-node.lock) keeps two processes off one directory. */
 #include "node/server.h"
+#include "node/store.h"
 
 #include <dqlite.h>
 #include <errno.h>
@@ -252,6 +253,9 @@ int node_server_start(struct node_server *s, const struct node_options *o, struc
 		rv = err_set(err, PAT_ENOMEM, "out of memory");
 		goto fail;
 	}
+	/* The schema's SQL functions, before dqlite opens a connection (node/store.c). */
+	if ((rv = store_register_sql(err)) != PAT_OK)
+		goto fail;
 	rv = dqlite_node_create(o->id, o->address, o->data_dir, (dqlite_node **)&s->dq);
 	if (rv != 0) {
 		rv = err_set(err, PAT_EIO, "cannot create the dqlite node: %s",

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,34 @@ static const char *const migrations[] = {
 	" END;"
 	"CREATE TRIGGER fts_state_advance AFTER UPDATE OF upto ON fts_state WHEN new.upto > old.upto BEGIN"
 	" INSERT INTO messages_fts (rowid, subject, addresses, body) SELECT seq, subject, " ADDRESSES("messages") ", body"
+	" FROM messages WHERE seq > old.upto AND seq <= new.upto ORDER BY seq;"
+	" END;",
+	/* 8: the searchable text is stored zstd-compressed. Next to the compressed raw message it
+	 * was the one uncompressed copy of the mail's words, most of a row's bytes: every page of
+	 * it is a frame of the WAL, a page of the Raft log on each node and a page of each node's
+	 * in-memory database. body is now a zstd frame (a BLOB) or, for a short text and the rows
+	 * stored before, the TEXT itself; pat_text(body) gives the text either way (SQL function
+	 * of every Pat process that runs a node, store_register_sql()). The index gets its words
+	 * through it, and deleting an indexed row gives it the same words back. */
+	"DROP TRIGGER messages_fts_insert;"
+	"DROP TRIGGER messages_fts_delete;"
+	"DROP TRIGGER messages_fts_update;"
+	"DROP TRIGGER fts_state_advance;"
+	"CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.seq <= (SELECT upto FROM fts_state) BEGIN"
+	" INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (new.seq, new.subject, " ADDRESSES("new") ", pat_text(new.body));"
+	" END;"
+	"CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.seq <= (SELECT upto FROM fts_state) BEGIN"
+	" INSERT INTO messages_fts (messages_fts, rowid, subject, addresses, body)"
+	" VALUES ('delete', old.seq, old.subject, " ADDRESSES("old") ", pat_text(old.body));"
+	" END;"
+	"CREATE TRIGGER messages_fts_update AFTER UPDATE OF subject, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr, bcc_hdr,"
+	" reply_to, body ON messages WHEN old.seq <= (SELECT upto FROM fts_state) BEGIN"
+	" INSERT INTO messages_fts (messages_fts, rowid, subject, addresses, body)"
+	" VALUES ('delete', old.seq, old.subject, " ADDRESSES("old") ", pat_text(old.body));"
+	" INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (new.seq, new.subject, " ADDRESSES("new") ", pat_text(new.body));"
+	" END;"
+	"CREATE TRIGGER fts_state_advance AFTER UPDATE OF upto ON fts_state WHEN new.upto > old.upto BEGIN"
+	" INSERT INTO messages_fts (rowid, subject, addresses, body) SELECT seq, subject, " ADDRESSES("messages") ", pat_text(body)"
 	" FROM messages WHERE seq > old.upto AND seq <= new.upto ORDER BY seq;"
 	" END;",
 };
@@ -412,6 +441,86 @@ int store_unpack_raw(const uint8_t *packed, size_t len, size_t max_size, uint8_t
 	return PAT_OK;
 }
 
+/* Bodies shorter than this are stored as text: a zstd frame of a few words is no smaller. */
+#define BODY_PACK_FROM 128
+/* pat_text() refuses to inflate a body beyond this (a damaged frame's claim). */
+#define BODY_TEXT_MAX ((unsigned long long)1 << 30)
+
+int store_pack_body(const char *text, uint8_t **out, size_t *out_len, struct pat_err *err)
+{
+	size_t len = text != NULL ? strlen(text) : 0;
+	int rv;
+
+	*out = NULL;
+	*out_len = 0;
+	if (len < BODY_PACK_FROM)
+		return PAT_OK;
+	if ((rv = store_pack_raw(text, len, out, out_len, err)) != PAT_OK)
+		return rv;
+	if (*out_len >= len) {
+		mem_free(*out);
+		*out = NULL;
+		*out_len = 0;
+	}
+	return PAT_OK;
+}
+
+/* pat_text(body): a TEXT as it is, a zstd frame inflated to its text, NULL as NULL. A BLOB
+ * that is no zstd frame is given back as its bytes. */
+static void sql_pat_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const void *blob;
+	unsigned long long size;
+	int len;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	blob = sqlite3_value_blob(argv[0]);
+	len = sqlite3_value_bytes(argv[0]);
+	size = blob != NULL ? ZSTD_getFrameContentSize(blob, (size_t)len) : ZSTD_CONTENTSIZE_ERROR;
+	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
+		sqlite3_result_text(ctx, blob != NULL ? blob : "", len, SQLITE_TRANSIENT);
+	} else if (size > BODY_TEXT_MAX) {
+		sqlite3_result_error(ctx, "pat_text: the stored text claims to be larger than 1 GiB", -1);
+	} else {
+		ZSTD_DCtx *d = thread_ctx(CTX_DECOMPRESS);
+		char *out = sqlite3_malloc64(size + 1);
+		size_t n;
+
+		if (out == NULL) {
+			sqlite3_result_error_nomem(ctx);
+			return;
+		}
+		n = d != NULL ? ZSTD_decompressDCtx(d, out, size, blob, (size_t)len)
+			      : ZSTD_decompress(out, size, blob, (size_t)len);
+		if (ZSTD_isError(n) || n != size) {
+			sqlite3_free(out);
+			sqlite3_result_error(ctx, "pat_text: the stored text is damaged", -1);
+			return;
+		}
+		sqlite3_result_text64(ctx, out, n, sqlite3_free, SQLITE_UTF8);
+	}
+}
+
+static int sql_init(sqlite3 *db, char **msg, const sqlite3_api_routines *api)
+{
+	(void)msg;
+	(void)api;
+	return sqlite3_create_function_v2(db, "pat_text", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+					  sql_pat_text, NULL, NULL, NULL);
+}
+
+int store_register_sql(struct pat_err *err)
+{
+	int rc = sqlite3_auto_extension((void (*)(void))sql_init);
+
+	return rc == SQLITE_OK ? PAT_OK
+			       : err_set(err, PAT_EIO, "cannot give SQLite Pat's SQL functions: %s", sqlite3_errstr(rc));
+}
+
 /* ---- messages ---- */
 
 /* A text column's value: NULL is stored as "" (and json_pack()'s "s" takes no NULL). */
@@ -432,7 +541,21 @@ struct batch {
 	const struct store_message *m;
 	size_t n;
 	char **packed;   /* for put_packed(): each message's columns as JSON (pack_rows()) */
+	uint8_t **bodies; /* bodies store_put_batch() packed itself (the others: m->body or text) */
+	size_t *body_lens;
 };
+
+/* Message i's body column: its packed text, or the text as it is. */
+static struct dq_value body_value(const struct batch *b, size_t i)
+{
+	const struct store_message *m = &b->m[i];
+
+	if (m->body != NULL)
+		return dq_blob(m->body, m->body_len);
+	if (b->bodies != NULL && b->bodies[i] != NULL)
+		return dq_blob(b->bodies[i], b->body_lens[i]);
+	return text_or_empty(m->body_text);
+}
 
 #define MSG_COLS 24
 #define MSG_ROWS_PER_INSERT (DQ_MAX_PARAMS / MSG_COLS)  /* 10 */
@@ -463,7 +586,7 @@ static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
 				text_or_empty(m->subject), text_or_empty(m->message_id), text_or_empty(m->date),
 				dq_int(m->size), dq_int(m->attachments), text_or_empty(m->snippet), text_or_empty(m->tags),
 				dq_int(m->read), text_or_empty(m->region), text_or_empty(m->gateway), dq_blob(m->raw, m->raw_len),
-				text_or_empty(m->body_text), dq_int(m->inline_parts),
+				body_value(b, off + i), dq_int(m->inline_parts),
 			};
 
 			memcpy(p + i * MSG_COLS, row, sizeof row);
@@ -482,24 +605,23 @@ static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
 }
 
 /* A batch of more than MSG_ROWS_PER_INSERT messages goes as few statements as it can: each
- * message is two parameters, its text and number columns as one JSON array and its raw
- * message as a blob, so that one INSERT carries up to MSG_ROWS_PER_PACKED messages. Across a
- * WAN every statement of a transaction is a round trip from the gateway to the leader with
- * the database held (BEGIN, an INSERT per 10 messages and COMMIT took 2.7 s for 128 messages
- * 180 ms away); one statement is one round trip and one Raft entry. */
-#define MSG_ROWS_PER_PACKED (DQ_MAX_PARAMS / 2) /* 127 */
+ * message is three parameters, its text and number columns as one JSON array, its raw message
+ * and its body, so that one INSERT carries up to MSG_ROWS_PER_PACKED messages. Across a WAN
+ * every statement of a transaction is a round trip from the gateway to the leader with the
+ * database held (BEGIN, an INSERT per 10 messages and COMMIT took 2.7 s for 128 messages 180 ms
+ * away); one statement is one round trip and one Raft entry. */
+#define MSG_ROWS_PER_PACKED (DQ_MAX_PARAMS / 3) /* 85 */
 
-/* m's columns but raw as a JSON array, in the order put_packed() reads them (free()); NULL
- * when a text is not UTF-8 (jansson refuses it) or memory runs out. */
+/* m's columns but raw and body as a JSON array, in the order put_packed() reads them
+ * (free()); NULL when a text is not UTF-8 (jansson refuses it) or memory runs out. */
 static char *packed_row(const struct store_message *m)
 {
-	json_t *a = json_pack("[ssIsssssssssssIIssisssI]", m->id, m->tenant, (json_int_t)m->received_at,
+	json_t *a = json_pack("[ssIsssssssssssIIssissI]", m->id, m->tenant, (json_int_t)m->received_at,
 			      OR_EMPTY(m->helo), OR_EMPTY(m->mail_from), OR_EMPTY(m->rcpt_to), OR_EMPTY(m->from),
 			      OR_EMPTY(m->to), OR_EMPTY(m->cc), OR_EMPTY(m->bcc), OR_EMPTY(m->reply_to),
 			      OR_EMPTY(m->subject), OR_EMPTY(m->message_id), OR_EMPTY(m->date), (json_int_t)m->size,
 			      (json_int_t)m->attachments, OR_EMPTY(m->snippet), OR_EMPTY(m->tags), m->read ? 1 : 0,
-			      OR_EMPTY(m->region), OR_EMPTY(m->gateway), OR_EMPTY(m->body_text),
-			      (json_int_t)m->inline_parts);
+			      OR_EMPTY(m->region), OR_EMPTY(m->gateway), (json_int_t)m->inline_parts);
 	char *row = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
 
 	json_decref(a);
@@ -533,14 +655,14 @@ static int put_packed(struct dq_client *c, void *data, struct pat_err *err)
 {
 	/* The array: 0 id, 1 tenant, 2 received_at, 3 helo, 4 mail_from, 5 rcpt_to, 6 from, 7 to,
 	 * 8 cc, 9 bcc, 10 reply_to, 11 subject, 12 message_id, 13 date, 14 size, 15 attachments,
-	 * 16 snippet, 17 tags, 18 read, 19 region, 20 gateway, 21 body, 22 inline_parts. */
+	 * 16 snippet, 17 tags, 18 read, 19 region, 20 gateway, 21 inline_parts. */
 	static const char head[] =
 		INSERT_MESSAGES " SELECT column1->>0, column1->>1, column1->>2, column1->>3, column1->>4, column1->>5, column1->>6,"
 		" column1->>7, column1->>8, column1->>9, column1->>10, column1->>11, column1->>12, column1->>13,"
 		" column1->>14, column1->>15, column1->>16, column1->>17, column1->>18, column1->>19, column1->>20,"
-		" column2, column1->>21, column1->>22 FROM (VALUES ";
+		" column2, column3, column1->>21 FROM (VALUES ";
 	struct batch *b = data;
-	struct dq_value p[MSG_ROWS_PER_PACKED * 2];
+	struct dq_value p[MSG_ROWS_PER_PACKED * 3];
 	struct buf sql = BUF_INIT;
 	int rv = PAT_OK;
 
@@ -550,21 +672,50 @@ static int put_packed(struct dq_client *c, void *data, struct pat_err *err)
 		buf_reset(&sql);
 		buf_append_str(&sql, head);
 		for (size_t i = 0; i < k; i++) {
-			p[2 * i] = dq_text(b->packed[off + i]);
-			p[2 * i + 1] = dq_blob(b->m[off + i].raw, b->m[off + i].raw_len);
-			buf_append_str(&sql, i ? ", (?, ?)" : "(?, ?)");
+			p[3 * i] = dq_text(b->packed[off + i]);
+			p[3 * i + 1] = dq_blob(b->m[off + i].raw, b->m[off + i].raw_len);
+			p[3 * i + 2] = body_value(b, off + i);
+			buf_append_str(&sql, i ? ", (?, ?, ?)" : "(?, ?, ?)");
 		}
 		buf_append_str(&sql, ") WHERE true ON CONFLICT (tenant, id) DO NOTHING");
 		rv = sql.data == NULL ? err_set(err, PAT_ENOMEM, "out of memory")
-				      : dq_client_exec_sql(c, sql.data, p, (unsigned)(2 * k), NULL);
+				      : dq_client_exec_sql(c, sql.data, p, (unsigned)(3 * k), NULL);
 	}
 	buf_free(&sql);
 	return rv;
 }
 
+/* Pack the bodies the caller did not (b->bodies; free_bodies()). */
+static int pack_bodies(struct batch *b, struct pat_err *err)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->m[i].body != NULL || b->m[i].body_text == NULL || strlen(b->m[i].body_text) < BODY_PACK_FROM)
+			continue;
+		if (b->bodies == NULL) {
+			b->bodies = mem_calloc(b->n, sizeof *b->bodies);
+			b->body_lens = mem_calloc(b->n, sizeof *b->body_lens);
+			if (b->bodies == NULL || b->body_lens == NULL)
+				return err_set(err, PAT_ENOMEM, "out of memory");
+		}
+		int rv = store_pack_body(b->m[i].body_text, &b->bodies[i], &b->body_lens[i], err);
+
+		if (rv != PAT_OK)
+			return rv;
+	}
+	return PAT_OK;
+}
+
+static void free_bodies(struct batch *b)
+{
+	for (size_t i = 0; b->bodies != NULL && i < b->n; i++)
+		mem_free(b->bodies[i]);
+	mem_free(b->bodies);
+	mem_free(b->body_lens);
+}
+
 int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n, struct pat_err *err)
 {
-	struct batch b = { m, n, NULL };
+	struct batch b = { m, n, NULL, NULL, NULL };
 	int rv;
 
 	err_clear(err);
@@ -573,14 +724,20 @@ int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n
 			return err_set(err, PAT_EINVAL, "message %zu of the batch has no tenant, a bad id or no raw data", i + 1);
 	if (n == 0)
 		return PAT_OK;
-	/* A batch that fits one statement needs no BEGIN and COMMIT. Packed once, before the
-	 * first try: run_in() may run the body again. */
+	/* Packed once, before the first try: run_in() may run the body again. A batch that fits
+	 * one statement needs no BEGIN and COMMIT. */
+	if ((rv = pack_bodies(&b, err)) != PAT_OK) {
+		free_bodies(&b);
+		return rv;
+	}
 	if (n > MSG_ROWS_PER_INSERT && (b.packed = pack_rows(m, n)) != NULL) {
 		rv = run_in(l, put_packed, &b, n <= MSG_ROWS_PER_PACKED, true, err);
 		free_packed(b.packed, n);
-		return rv;
+	} else {
+		rv = run_in(l, put_rows, &b, n <= MSG_ROWS_PER_INSERT, true, err);
 	}
-	return run_in(l, put_rows, &b, n <= MSG_ROWS_PER_INSERT, true, err);
+	free_bodies(&b);
+	return rv;
 }
 
 /* The columns of a store_row, each name after prefix p (a table alias and a dot, or ""). */
@@ -859,7 +1016,7 @@ static const char *const match_where[] = {
 		"tenant = ?1 AND (mail_from LIKE ?2 ESCAPE '\\' OR rcpt_to LIKE ?2 ESCAPE '\\' OR from_hdr LIKE ?2 ESCAPE '\\'"
 		" OR to_hdr LIKE ?2 ESCAPE '\\' OR cc_hdr LIKE ?2 ESCAPE '\\' OR bcc_hdr LIKE ?2 ESCAPE '\\'"
 		" OR reply_to LIKE ?2 ESCAPE '\\' OR subject LIKE ?2 ESCAPE '\\' OR message_id LIKE ?2 ESCAPE '\\'"
-		" OR date_hdr LIKE ?2 ESCAPE '\\' OR body LIKE ?2 ESCAPE '\\')",
+		" OR date_hdr LIKE ?2 ESCAPE '\\' OR pat_text(body) LIKE ?2 ESCAPE '\\')",
 };
 
 /* "%needle%" with LIKE's wildcards and the escape character escaped (mem_free it). */

@@ -13,7 +13,7 @@
 #include "lib/ulid.h"
 
 /* The schema version this build of Pat writes. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* Bring the schema up to STORE_SCHEMA_VERSION, one transaction per migration. Safe to run
  * again and from several processes at once: an applied migration is skipped. *version gets
@@ -38,6 +38,8 @@ struct store_message {
 	const char *region;      /* region of the gateway that accepted it */
 	const char *gateway;     /* name of that gateway */
 	const char *body_text;   /* the text to index for search (not stored elsewhere); NULL: none */
+	const uint8_t *body;     /* body_text packed already (store_pack_body()), or NULL: the store packs it */
+	size_t body_len;
 	const uint8_t *raw;      /* the raw message, zstd-compressed (store_pack_raw) */
 	size_t raw_len;
 };
@@ -55,6 +57,15 @@ void store_row_free(struct store_row *r);
 int store_pack_raw(const void *raw, size_t len, uint8_t **out, size_t *out_len, struct pat_err *err);
 int store_unpack_raw(const uint8_t *packed, size_t len, size_t max_size, uint8_t **out, size_t *out_len,
 		     struct pat_err *err);
+
+/* A message's searchable text as it is stored: zstd (store_pack_raw()) when that makes it
+ * smaller, else *out is NULL and the text is stored as it is (short texts). */
+int store_pack_body(const char *text, uint8_t **out, size_t *out_len, struct pat_err *err);
+
+/* Give every SQLite connection this process opens from now on, dqlite's own among them, the
+ * SQL functions Pat's schema uses: pat_text(body), the text of a body column however it is
+ * stored. Call before starting a node (node_server_start() does). */
+int store_register_sql(struct pat_err *err);
 
 /* Write messages in ONE transaction on one connection: all or none. A message whose id is
  * stored already is skipped, so a batch whose commit outcome was unknown can be sent again
