@@ -913,6 +913,10 @@ static void on_connection(uv_stream_t *listener, int status)
 		uv_close((uv_handle_t *)&se->tcp, on_handle_closed);
 		return;
 	}
+	/* Replies go out as they are made, one per command: without TCP_NODELAY the second reply
+	 * to a pipelined group (MAIL, RCPT, DATA in one packet) waits for the client's delayed
+	 * ACK of the first, 40 ms (docs/BENCHMARKS.md). */
+	uv_tcp_nodelay(&se->tcp, 1);
 	if (uv_tcp_getpeername(&se->tcp, (struct sockaddr *)&ss, &len) == 0) {
 		if (ss.ss_family == AF_INET6) {
 			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;

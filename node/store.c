@@ -650,6 +650,11 @@ static void free_packed(char **rows, size_t n)
 	mem_free(rows);
 }
 
+/* The sizes packed statements come in: a batch is padded up to the next with rows of NULLs,
+ * which the statement's WHERE drops, so that each size is prepared once per connection
+ * (dq_client_exec_cached()) instead of parsed, its triggers compiled, at every commit. */
+static const size_t packed_sizes[] = { 16, 32, MSG_ROWS_PER_PACKED };
+
 /* put_rows for a packed batch (b->packed): MSG_ROWS_PER_PACKED per statement. */
 static int put_packed(struct dq_client *c, void *data, struct pat_err *err)
 {
@@ -667,19 +672,23 @@ static int put_packed(struct dq_client *c, void *data, struct pat_err *err)
 	int rv = PAT_OK;
 
 	for (size_t off = 0; off < b->n && rv == PAT_OK; off += MSG_ROWS_PER_PACKED) {
-		size_t k = b->n - off < MSG_ROWS_PER_PACKED ? b->n - off : MSG_ROWS_PER_PACKED;
+		size_t k = b->n - off < MSG_ROWS_PER_PACKED ? b->n - off : MSG_ROWS_PER_PACKED, size = 0;
 
+		for (size_t i = 0; size < k; i++)
+			size = packed_sizes[i];
 		buf_reset(&sql);
 		buf_append_str(&sql, head);
-		for (size_t i = 0; i < k; i++) {
-			p[3 * i] = dq_text(b->packed[off + i]);
-			p[3 * i + 1] = dq_blob(b->m[off + i].raw, b->m[off + i].raw_len);
-			p[3 * i + 2] = body_value(b, off + i);
+		for (size_t i = 0; i < size; i++) {
+			bool pad = i >= k;
+
+			p[3 * i] = pad ? dq_null() : dq_text(b->packed[off + i]);
+			p[3 * i + 1] = pad ? dq_null() : dq_blob(b->m[off + i].raw, b->m[off + i].raw_len);
+			p[3 * i + 2] = pad ? dq_null() : body_value(b, off + i);
 			buf_append_str(&sql, i ? ", (?, ?, ?)" : "(?, ?, ?)");
 		}
-		buf_append_str(&sql, ") WHERE true ON CONFLICT (tenant, id) DO NOTHING");
+		buf_append_str(&sql, ") WHERE column1 IS NOT NULL ON CONFLICT (tenant, id) DO NOTHING");
 		rv = sql.data == NULL ? err_set(err, PAT_ENOMEM, "out of memory")
-				      : dq_client_exec_sql(c, sql.data, p, (unsigned)(3 * k), NULL);
+				      : dq_client_exec_cached(c, sql.data, p, (unsigned)(3 * size), NULL);
 	}
 	buf_free(&sql);
 	return rv;
