@@ -92,6 +92,7 @@ static void yield_after(struct writer *w, int64_t commit_ns)
 static void index_behind(struct writer *w)
 {
 	struct pat_err err;
+	int64_t t0 = time_mono_ns();
 	int rv = store_index(&w->leader, WRITER_INDEX_MAX, NULL, &err);
 
 	if (rv != PAT_OK) {
@@ -100,6 +101,7 @@ static void index_behind(struct writer *w)
 	} else {
 		pthread_mutex_lock(&w->mu);
 		w->stats.index_runs++;
+		w->stats.index_ns += (uint64_t)(time_mono_ns() - t0);
 		pthread_mutex_unlock(&w->mu);
 	}
 	w->unindexed = 0;
@@ -261,12 +263,13 @@ void writer_stop(struct writer *w)
 	pthread_join(w->thread, NULL);
 	dq_leader_close(&w->leader);
 	log_info("writer stopped",
-		 "batches=%llu messages=%llu failed=%llu largest_batch=%llu mean_batch=%.1f mean_commit_ms=%.3f index_runs=%llu",
+		 "batches=%llu messages=%llu failed=%llu largest_batch=%llu mean_batch=%.1f mean_commit_ms=%.3f index_runs=%llu"
+		 " index_ms=%.1f",
 		 (unsigned long long)w->stats.batches, (unsigned long long)w->stats.rows,
 		 (unsigned long long)w->stats.failed, (unsigned long long)w->stats.largest,
 		 w->stats.batches ? (double)w->stats.rows / (double)w->stats.batches : 0.0,
 		 w->stats.batches ? (double)w->stats.commit_ns / (double)w->stats.batches / 1e6 : 0.0,
-		 (unsigned long long)w->stats.index_runs);
+		 (unsigned long long)w->stats.index_runs, (double)w->stats.index_ns / 1e6);
 	/* The lock stays usable: a late writer_submit() gets PAT_ECLOSED, not undefined behaviour. */
 	w->started = false;
 }
