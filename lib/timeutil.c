@@ -29,11 +29,16 @@ int64_t time_wall_ms(void)
 	return clock_ns(CLOCK_REALTIME) / 1000000;
 }
 
+struct timespec time_wall_after_ns(int64_t ns)
+{
+	int64_t at = clock_ns(CLOCK_REALTIME) + ns;
+
+	return (struct timespec){ (time_t)(at / 1000000000), (long)(at % 1000000000) };
+}
+
 struct timespec time_wall_after(int64_t ms)
 {
-	int64_t ns = clock_ns(CLOCK_REALTIME) + ms * 1000000;
-
-	return (struct timespec){ (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+	return time_wall_after_ns(ms * 1000000);
 }
 
 void time_sleep_ms(int64_t ms)

@@ -13,6 +13,7 @@ int64_t time_mono_ms(void);
 int64_t time_wall_ms(void);
 /* The wall clock ms milliseconds from now, as pthread_cond_timedwait() takes its deadline. */
 struct timespec time_wall_after(int64_t ms);
+struct timespec time_wall_after_ns(int64_t ns);
 /* Sleep ms milliseconds, all of them (a signal does not cut the sleep short). */
 void time_sleep_ms(int64_t ms);
 

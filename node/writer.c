@@ -35,6 +35,7 @@ static struct writer_item *take_batch(struct writer *w, size_t *n)
 		w->tail = NULL;
 	last->next = NULL;
 	w->queued_bytes -= bytes;
+	w->queued -= rows;
 	metric_add(node_metrics()->queue_bytes, -(double)bytes);
 	metric_add(node_metrics()->queue_messages, -(double)rows);
 	*n = rows;
@@ -108,6 +109,38 @@ static void index_behind(struct writer *w)
 	w->unindexed_bytes = 0;
 }
 
+/* Before the next commit, wait (up to half the last commit's time) for the messages the last
+ * one released to be queued again (writer.h). Called with mu held and the queue not empty. */
+static void gather(struct writer *w)
+{
+	int64_t wait = w->last_commit_ns / 2 < WRITER_GATHER_MAX_NS ? w->last_commit_ns / 2 : WRITER_GATHER_MAX_NS;
+	size_t expect = w->expect < w->o.batch_max_rows ? w->expect : w->o.batch_max_rows;
+	size_t released = w->released, waiting = w->expect - released; /* queued when they were released */
+	struct timespec until;
+
+	w->released = 0;
+	if (w->gather_off > 0) {
+		w->gather_off--;
+		return;
+	}
+	if (w->queued >= expect || released == 0 || wait < WRITER_GATHER_MIN_NS)
+		return;
+	until = time_wall_after_ns(wait);
+	while (w->queued < expect && !w->stopping)
+		if (pthread_cond_timedwait(&w->work, &w->mu, &until) == ETIMEDOUT)
+			break;
+	/* The queue only grows between a commit and the next batch: queued >= waiting. */
+	if (w->queued >= expect || 4 * (w->queued - waiting) >= 3 * released) {
+		w->stats.gathered++;
+		w->gather_backoff = WRITER_GATHER_BACKOFF;
+	} else {
+		w->stats.gather_missed++;
+		w->gather_off = w->gather_backoff;
+		if (w->gather_backoff < WRITER_GATHER_BACKOFF_MAX)
+			w->gather_backoff *= 2;
+	}
+}
+
 static void *run(void *arg)
 {
 	struct writer *w = arg;
@@ -136,6 +169,8 @@ static void *run(void *arg)
 			index_behind(w);
 			continue;
 		}
+		if (w->head != NULL)
+			gather(w);
 		items = take_batch(w, &n);
 		pthread_cond_broadcast(&w->space);
 		pthread_mutex_unlock(&w->mu);
@@ -158,6 +193,9 @@ static void *run(void *arg)
 			log_warn("batch not committed", "messages=%zu error=%s", n, err.msg);
 		}
 		pthread_mutex_lock(&w->mu);
+		w->released = n;
+		w->expect = w->queued + n;
+		w->last_commit_ns = commit_ns;
 		if (rv == PAT_OK) {
 			w->stats.batches++;
 			w->stats.rows += n;
@@ -194,6 +232,7 @@ int writer_start(struct writer *w, const struct writer_options *o, struct pat_er
 
 	memset(w, 0, sizeof *w);
 	w->o = *o;
+	w->gather_backoff = WRITER_GATHER_BACKOFF;
 	if (w->o.batch_max_rows == 0 || w->o.batch_max_bytes == 0 || w->o.queue_max_bytes == 0)
 		return err_set(err, PAT_EINVAL, "batch and queue caps must be above zero");
 	if ((rv = dq_leader_init(&w->leader, o->seeds, "pat", o->timeout_ms, o->retry_ms)) != PAT_OK) {
@@ -229,6 +268,7 @@ int writer_submit(struct writer *w, struct writer_item *it)
 			w->head = it;
 		w->tail = it;
 		w->queued_bytes += item_bytes(it);
+		w->queued++;
 		metric_add(node_metrics()->queue_bytes, (double)item_bytes(it));
 		metric_add(node_metrics()->queue_messages, 1);
 		pthread_cond_signal(&w->work);
@@ -264,12 +304,13 @@ void writer_stop(struct writer *w)
 	dq_leader_close(&w->leader);
 	log_info("writer stopped",
 		 "batches=%llu messages=%llu failed=%llu largest_batch=%llu mean_batch=%.1f mean_commit_ms=%.3f index_runs=%llu"
-		 " index_ms=%.1f",
+		 " index_ms=%.1f gathered=%llu gather_missed=%llu",
 		 (unsigned long long)w->stats.batches, (unsigned long long)w->stats.rows,
 		 (unsigned long long)w->stats.failed, (unsigned long long)w->stats.largest,
 		 w->stats.batches ? (double)w->stats.rows / (double)w->stats.batches : 0.0,
 		 w->stats.batches ? (double)w->stats.commit_ns / (double)w->stats.batches / 1e6 : 0.0,
-		 (unsigned long long)w->stats.index_runs, (double)w->stats.index_ns / 1e6);
+		 (unsigned long long)w->stats.index_runs, (double)w->stats.index_ns / 1e6,
+		 (unsigned long long)w->stats.gathered, (unsigned long long)w->stats.gather_missed);
 	/* The lock stays usable: a late writer_submit() gets PAT_ECLOSED, not undefined behaviour. */
 	w->started = false;
 }

@@ -61,6 +61,19 @@ struct writer_options {
 #define WRITER_INDEX_IDLE_MS 20
 #define WRITER_INDEX_MAX (2 * WRITER_INDEX_EVERY)
 
+/* Gathering (writer.c, gather()): after a commit, the writer waits for the messages it has
+ * just released to come back (their clients send the next ones) before the next commit, up to
+ * half the last commit's time (at most WRITER_GATHER_MAX_NS), so that the clients commit in
+ * one group rather than in two that alternate. Worth it where a commit costs the same for 8
+ * messages as for 16 (a Raft round trip to another node); a wait that ends without three
+ * quarters of them back turns gathering off for WRITER_GATHER_BACKOFF commits, twice as many
+ * after each such wait in a row (up to WRITER_GATHER_BACKOFF_MAX), where the clients take
+ * longer to come back than it would be worth waiting. */
+#define WRITER_GATHER_MAX_NS (10 * 1000000LL)
+#define WRITER_GATHER_MIN_NS (100 * 1000LL)
+#define WRITER_GATHER_BACKOFF 4
+#define WRITER_GATHER_BACKOFF_MAX 256
+
 struct writer_stats {
 	uint64_t batches;  /* transactions committed */
 	uint64_t rows;     /* messages acknowledged */
@@ -69,6 +82,8 @@ struct writer_stats {
 	uint64_t commit_ns; /* time spent in committed transactions */
 	uint64_t index_runs; /* full-text index transactions (store_index()) */
 	uint64_t index_ns;   /* time spent in them */
+	uint64_t gathered;   /* waits that got three quarters of the released messages back */
+	uint64_t gather_missed; /* waits that did not */
 };
 
 struct writer {
@@ -80,6 +95,12 @@ struct writer {
 	pthread_cond_t space;     /* the queue shrank */
 	struct writer_item *head, *tail;
 	size_t queued_bytes;
+	size_t queued;            /* messages in the queue */
+	size_t expect;            /* what the queue should hold once the last released are back */
+	size_t released;          /* messages the last commit answered */
+	int64_t last_commit_ns;
+	unsigned gather_off;      /* commits left before gathering is tried again */
+	unsigned gather_backoff;  /* how many the next miss turns it off for */
 	bool stopping;
 	bool started;
 	struct writer_stats stats;

@@ -206,6 +206,42 @@ static void idle_writer_indexes_what_it_stored(void **state)
 	assert_true(writer_get_stats(&w).index_runs >= 1);
 }
 
+/* Gathering (writer.h) waits for the messages a commit released to come back, but only so
+ * long: when their senders have gone, a lone message after them is still committed and
+ * acknowledged, and so is one after that. And clients that send again as soon as they are
+ * answered (as SMTP clients do) are committed in groups. */
+static void gathering_never_holds_a_message_back(void **state)
+{
+	struct writer_options o = { cluster.seeds, 64, 1 << 20, 8 << 20, 5000, 20000, NULL, NULL };
+	struct writer w;
+	struct writer_item items[12];
+	int status[12];
+	struct writer_stats s;
+	struct pat_err err;
+
+	(void)state;
+	assert_int_equal(writer_start(&w, &o, &err), PAT_OK);
+	for (int i = 0; i < 10; i++) {
+		fill(&items[i], &status[i]);
+		assert_int_equal(writer_submit(&w, &items[i]), PAT_OK);
+	}
+	for (int i = 0; i < 10; i++) {
+		assert_true(reported(&status[i], 60));
+		assert_int_equal(status[i], PAT_OK);
+	}
+	/* Their senders are gone: the next message alone is not held until they come back. */
+	for (int i = 10; i < 12; i++) {
+		fill(&items[i], &status[i]);
+		assert_int_equal(writer_submit(&w, &items[i]), PAT_OK);
+		assert_true(reported(&status[i], 60));
+		assert_int_equal(status[i], PAT_OK);
+	}
+	writer_stop(&w);
+	s = writer_get_stats(&w);
+	assert_int_equal(s.rows, 12);
+	print_message("gathered %llu, missed %llu\n", (unsigned long long)s.gathered, (unsigned long long)s.gather_missed);
+}
+
 /* Wait until every node of the cluster is a voter (roles are assigned after the nodes join). */
 static void wait_all_voters(void)
 {
@@ -321,6 +357,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(many_producers_share_batches),
 		cmocka_unit_test(idle_writer_indexes_what_it_stored),
+		cmocka_unit_test(gathering_never_holds_a_message_back),
 		cmocka_unit_test(stopped_leader_is_left_for_the_new_one),
 		cmocka_unit_test(no_cluster_no_acknowledgement),
 	};
