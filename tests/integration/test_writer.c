@@ -176,6 +176,19 @@ static bool reported(const int *status, int seconds)
 	return false;
 }
 
+/* Queue n messages at once, then wait for each to be acknowledged. */
+static void store_all(struct writer *w, struct writer_item *items, int *status, int n)
+{
+	for (int i = 0; i < n; i++) {
+		fill(&items[i], &status[i]);
+		assert_int_equal(writer_submit(w, &items[i]), PAT_OK);
+	}
+	for (int i = 0; i < n; i++) {
+		assert_true(reported(&status[i], 60));
+		assert_int_equal(status[i], PAT_OK);
+	}
+}
+
 /* An idle writer indexes what it stored: searches then find the index caught up. */
 static void idle_writer_indexes_what_it_stored(void **state)
 {
@@ -189,14 +202,7 @@ static void idle_writer_indexes_what_it_stored(void **state)
 
 	(void)state;
 	assert_int_equal(writer_start(&w, &o, &err), PAT_OK);
-	for (int i = 0; i < 3; i++) {
-		fill(&items[i], &status[i]);
-		assert_int_equal(writer_submit(&w, &items[i]), PAT_OK);
-	}
-	for (int i = 0; i < 3; i++) {
-		assert_true(reported(&status[i], 60));
-		assert_int_equal(status[i], PAT_OK);
-	}
+	store_all(&w, items, status, 3);
 	assert_int_equal(dq_leader_init(&l, cluster.seeds, "pat", 5000, 20000), PAT_OK);
 	for (int t = 0; t < 600 && (left = unindexed(&l)) != 0; t++)
 		usleep(100000);
@@ -208,8 +214,7 @@ static void idle_writer_indexes_what_it_stored(void **state)
 
 /* Gathering (writer.h) waits for the messages a commit released to come back, but only so
  * long: when their senders have gone, a lone message after them is still committed and
- * acknowledged, and so is one after that. And clients that send again as soon as they are
- * answered (as SMTP clients do) are committed in groups. */
+ * acknowledged, and so is one after that. */
 static void gathering_never_holds_a_message_back(void **state)
 {
 	struct writer_options o = { cluster.seeds, 64, 1 << 20, 8 << 20, 5000, 20000, NULL, NULL };
@@ -221,21 +226,10 @@ static void gathering_never_holds_a_message_back(void **state)
 
 	(void)state;
 	assert_int_equal(writer_start(&w, &o, &err), PAT_OK);
-	for (int i = 0; i < 10; i++) {
-		fill(&items[i], &status[i]);
-		assert_int_equal(writer_submit(&w, &items[i]), PAT_OK);
-	}
-	for (int i = 0; i < 10; i++) {
-		assert_true(reported(&status[i], 60));
-		assert_int_equal(status[i], PAT_OK);
-	}
+	store_all(&w, items, status, 10);
 	/* Their senders are gone: the next message alone is not held until they come back. */
-	for (int i = 10; i < 12; i++) {
-		fill(&items[i], &status[i]);
-		assert_int_equal(writer_submit(&w, &items[i]), PAT_OK);
-		assert_true(reported(&status[i], 60));
-		assert_int_equal(status[i], PAT_OK);
-	}
+	for (int i = 10; i < 12; i++)
+		store_all(&w, &items[i], &status[i], 1);
 	writer_stop(&w);
 	s = writer_get_stats(&w);
 	assert_int_equal(s.rows, 12);
@@ -282,10 +276,7 @@ static void stopped_leader_is_left_for_the_new_one(void **state)
 	(void)state;
 	wait_all_voters(); /* else the two left may not be a majority */
 	assert_int_equal(writer_start(&w, &o, &err), PAT_OK);
-	fill(&first, &first_status);
-	assert_int_equal(writer_submit(&w, &first), PAT_OK);
-	assert_true(reported(&first_status, 60));
-	assert_int_equal(first_status, PAT_OK);
+	store_all(&w, &first, &first_status, 1);
 	/* The writer is connected to the leader now: stop it. */
 	assert_int_equal(dq_ask_leader(cluster.nodes[0].address, 5000, &leader_id, leader, sizeof leader, NULL), PAT_OK);
 	for (int i = 0; i < cluster.n; i++)
