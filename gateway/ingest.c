@@ -310,6 +310,7 @@ static void prepare(uv_work_t *work)
 		return;
 	}
 	m->body = j->packed_body;
+	m->body_packed = true;
 }
 
 /* Back on the loop: hand the message to the writer, or answer the failure. */

@@ -11,7 +11,8 @@ int64_t time_mono_ns(void);
 int64_t time_mono_ms(void);
 /* Wall clock, milliseconds since the Unix epoch, for timestamps people read. */
 int64_t time_wall_ms(void);
-/* The wall clock ms milliseconds from now, as pthread_cond_timedwait() takes its deadline. */
+/* The wall clock ms milliseconds (ns nanoseconds) from now, as pthread_cond_timedwait() takes
+ * its deadline. */
 struct timespec time_wall_after(int64_t ms);
 struct timespec time_wall_after_ns(int64_t ns);
 /* Sleep ms milliseconds, all of them (a signal does not cut the sleep short). */

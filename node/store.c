@@ -541,8 +541,10 @@ struct batch {
 	const struct store_message *m;
 	size_t n;
 	char **packed;   /* for put_packed(): each message's columns as JSON (pack_rows()) */
-	uint8_t **bodies; /* bodies store_put_batch() packed itself (the others: m->body or text) */
-	size_t *body_lens;
+	struct packed_body {
+		uint8_t *data;   /* NULL: not packed here (m->body, or the text as it is) */
+		size_t len;
+	} *bodies;       /* the bodies store_put_batch() packed itself (pack_bodies()) */
 };
 
 /* Message i's body column: its packed text, or the text as it is. */
@@ -552,8 +554,8 @@ static struct dq_value body_value(const struct batch *b, size_t i)
 
 	if (m->body != NULL)
 		return dq_blob(m->body, m->body_len);
-	if (b->bodies != NULL && b->bodies[i] != NULL)
-		return dq_blob(b->bodies[i], b->body_lens[i]);
+	if (b->bodies != NULL && b->bodies[i].data != NULL)
+		return dq_blob(b->bodies[i].data, b->bodies[i].len);
 	return text_or_empty(m->body_text);
 }
 
@@ -698,18 +700,20 @@ static int put_packed(struct dq_client *c, void *data, struct pat_err *err)
 static int pack_bodies(struct batch *b, struct pat_err *err)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		if (b->m[i].body != NULL || b->m[i].body_text == NULL || strlen(b->m[i].body_text) < BODY_PACK_FROM)
-			continue;
-		if (b->bodies == NULL) {
-			b->bodies = mem_calloc(b->n, sizeof *b->bodies);
-			b->body_lens = mem_calloc(b->n, sizeof *b->body_lens);
-			if (b->bodies == NULL || b->body_lens == NULL)
-				return err_set(err, PAT_ENOMEM, "out of memory");
-		}
-		int rv = store_pack_body(b->m[i].body_text, &b->bodies[i], &b->body_lens[i], err);
+		struct packed_body p;
+		int rv;
 
-		if (rv != PAT_OK)
+		if (b->m[i].body_packed)
+			continue;
+		if ((rv = store_pack_body(b->m[i].body_text, &p.data, &p.len, err)) != PAT_OK)
 			return rv;
+		if (p.data == NULL)
+			continue; /* stored as text */
+		if (b->bodies == NULL && (b->bodies = mem_calloc(b->n, sizeof *b->bodies)) == NULL) {
+			mem_free(p.data);
+			return err_set(err, PAT_ENOMEM, "out of memory");
+		}
+		b->bodies[i] = p;
 	}
 	return PAT_OK;
 }
@@ -717,14 +721,13 @@ static int pack_bodies(struct batch *b, struct pat_err *err)
 static void free_bodies(struct batch *b)
 {
 	for (size_t i = 0; b->bodies != NULL && i < b->n; i++)
-		mem_free(b->bodies[i]);
+		mem_free(b->bodies[i].data);
 	mem_free(b->bodies);
-	mem_free(b->body_lens);
 }
 
 int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n, struct pat_err *err)
 {
-	struct batch b = { m, n, NULL, NULL, NULL };
+	struct batch b = { m, n, NULL, NULL };
 	int rv;
 
 	err_clear(err);

@@ -38,8 +38,9 @@ struct store_message {
 	const char *region;      /* region of the gateway that accepted it */
 	const char *gateway;     /* name of that gateway */
 	const char *body_text;   /* the text to index for search (not stored elsewhere); NULL: none */
-	const uint8_t *body;     /* body_text packed already (store_pack_body()), or NULL: the store packs it */
+	const uint8_t *body;     /* body_text as store_pack_body() packed it (NULL: kept as text) */
 	size_t body_len;
+	bool body_packed;        /* the caller ran store_pack_body(); else store_put_batch() does */
 	const uint8_t *raw;      /* the raw message, zstd-compressed (store_pack_raw) */
 	size_t raw_len;
 };

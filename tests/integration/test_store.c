@@ -505,6 +505,7 @@ static void long_bodies_are_stored_compressed(void **state)
 	m[0].body_text = long_body;
 	m[0].body = body;
 	m[0].body_len = body_len;
+	m[0].body_packed = true;
 	m[1].body_text = long_body;
 	m[2].body_text = "zeppelin, in short";
 	assert_int_equal(store_put_batch(&l, m, 3, &err), PAT_OK);
