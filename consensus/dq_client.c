@@ -269,7 +269,13 @@ static int failure(struct dq_client *c)
 	if (code == DQ_CODE_NOT_LEADER || code == DQ_CODE_LEADERSHIP_LOST)
 		return err_set(&c->err, PAT_ENOTLEADER, "%s: not leader (dqlite error %llu: %s)", c->address,
 			       (unsigned long long)code, msg);
-	if ((code & 0xff) == 5 /* SQLITE_BUSY */ || (code & 0xff) == 6 /* SQLITE_LOCKED */)
+	/* SQLITE_SCHEMA too: the statement met a schema that another connection was changing, and
+	 * did not run. dqlite 1.11 answers it, with "no such table", to a statement prepared on a
+	 * new connection while another connection commits a schema change (the node's own
+	 * registration while the store migrates, on a new cluster); the same statement runs a
+	 * moment later. Like "database is locked", it is safe to run again. */
+	if ((code & 0xff) == 5 /* SQLITE_BUSY */ || (code & 0xff) == 6 /* SQLITE_LOCKED */ ||
+	    (code & 0xff) == 17 /* SQLITE_SCHEMA */)
 		return err_set(&c->err, PAT_EBUSY, "%s: dqlite error %llu: %s", c->address, (unsigned long long)code, msg);
 	return err_set(&c->err, PAT_EREMOTE, "%s: dqlite error %llu: %s", c->address, (unsigned long long)code, msg);
 }
@@ -325,6 +331,7 @@ static int begin(struct dq_client *c, struct dq_encoder *e, enum dq_request type
 	struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
 
 	c->sent = false;
+	c->fail_code = 0;
 	/* Between requests a node sends nothing: anything readable now is the connection being
 	 * closed (a node that died or restarted). Find out before sending, so that a write is
 	 * never lost in a dead socket with its outcome unknown. */

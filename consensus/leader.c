@@ -421,7 +421,7 @@ int dq_leader_query_sql(struct dq_leader *l, const char *sql, const struct dq_va
 			struct dq_rows *rows)
 {
 	int64_t deadline = time_mono_ms() + l->retry_ms;
-	int rv;
+	int busy_wait = 5, rv;
 
 	for (;;) {
 		if ((rv = dq_leader_connect(l)) != PAT_OK)
@@ -430,6 +430,12 @@ int dq_leader_query_sql(struct dq_leader *l, const char *sql, const struct dq_va
 		if (rv == PAT_OK)
 			return PAT_OK;
 		dq_rows_close(rows);
+		if (rv == PAT_EBUSY && l->client.fail_code != 0 && time_mono_ms() + busy_wait < deadline) {
+			/* The node refused it for now (locked, or a schema change under way). */
+			usleep((useconds_t)busy_wait * 1000);
+			busy_wait = busy_wait < 100 ? busy_wait * 2 : 100;
+			continue;
+		}
 		after_failure(l);
 		/* A read changes nothing: any failure of the leader or the network may be retried. */
 		if (!(rv == PAT_ENOTLEADER || rv == PAT_ECLOSED || rv == PAT_ETIMEDOUT) || time_mono_ms() > deadline)

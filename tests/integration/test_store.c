@@ -1,10 +1,13 @@
 /* Integration tests of node/store against a real `pat node`: migrations, batches (all or
  * nothing, safe to resend), tenant isolation, paging, counts, deletes, compressed raw
  * messages, Mailpit searches (every operator, through gateway/query) with paging, deletion
- * and read marks by search, tags, and the audit chain catching a changed or removed row. */
+ * and read marks by search, tags, the audit chain catching a changed or removed row, and writes
+ * on new connections while another connection changes the schema. */
 #include "tests/lib/testutil.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1091,6 +1094,78 @@ static void audit_chain_catches_tampering(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* ---- a schema change under way ----
+ *
+ * A gateway opens a new connection to write while another connection changes the schema (a
+ * new cluster: the node registering itself as the store migrates). dqlite refuses such a
+ * statement for a moment ("no such table: messages", SQLITE_SCHEMA); the store must ride it
+ * out, as it does "database is locked", not fail the message. */
+static atomic_int ddl_stop, ddl_done;
+
+static void *change_schema(void *arg)
+{
+	struct dq_leader x;
+	char sql[64];
+
+	(void)arg;
+	if (dq_leader_init(&x, cluster.seeds, "pat", 5000, 15000) != PAT_OK)
+		return NULL;
+	for (int k = 0; !ddl_stop; k++) {
+		snprintf(sql, sizeof sql, "CREATE TABLE side_%d (v)", k);
+		if (dq_leader_exec_sql(&x, sql, NULL, 0, NULL) == PAT_OK)
+			ddl_done++;
+		if (k % 4 == 3) {
+			/* A new connection of its own now and then, as a starting node has. */
+			dq_leader_close(&x);
+			if (dq_leader_init(&x, cluster.seeds, "pat", 5000, 15000) != PAT_OK)
+				return NULL;
+		}
+	}
+	dq_leader_close(&x);
+	return NULL;
+}
+
+static void new_connections_write_through_a_schema_change(void **state)
+{
+	enum { N = 150 };
+	struct pat_err err;
+	uint8_t *packed;
+	struct store_message *m = make_batch("schema-change", N, &packed);
+	int64_t total, unread;
+	pthread_t t;
+	int during;
+
+	(void)state;
+	ddl_stop = 0;
+	ddl_done = 0;
+	assert_int_equal(pthread_create(&t, NULL, change_schema, NULL), 0);
+	while (ddl_done == 0)
+		usleep(1000);
+	for (int i = 0; i < N; i++) {
+		struct dq_leader w;
+		struct store_row row;
+
+		assert_int_equal(dq_leader_init(&w, cluster.seeds, "pat", 5000, 15000), PAT_OK);
+		if (store_put_batch(&w, &m[i], 1, &err) != PAT_OK)
+			fail_msg("message %d of %d: %s", i + 1, N, err.msg);
+		dq_leader_close(&w);
+		assert_int_equal(dq_leader_init(&w, cluster.seeds, "pat", 5000, 15000), PAT_OK);
+		if (store_get(&w, "schema-change", m[i].id, &row, &err) != PAT_OK)
+			fail_msg("reading message %d of %d: %s", i + 1, N, err.msg);
+		store_row_free(&row);
+		dq_leader_close(&w);
+	}
+	during = ddl_done;
+	ddl_stop = 1;
+	pthread_join(t, NULL);
+	/* The schema did change while the messages went in. */
+	assert_true(during > 1);
+	assert_int_equal(store_count(&l, "schema-change", &total, &unread, &err), PAT_OK);
+	assert_int_equal(total, N);
+	free(m);
+	mem_free(packed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1110,6 +1185,7 @@ int main(void)
 		cmocka_unit_test(backup_and_restore_keep_search),
 		cmocka_unit_test(schema_2_data_is_upgraded),
 		cmocka_unit_test(audit_chain_catches_tampering),
+		cmocka_unit_test(new_connections_write_through_a_schema_change),
 	};
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }

@@ -239,6 +239,29 @@ static void failure_keeps_the_connection(void **state)
 	stop(&p, &c);
 }
 
+/* "database schema has changed" (SQLITE_SCHEMA) means the statement did not run: it is
+ * answered as busy, which callers run again, not as a failure of the statement. */
+static void schema_change_is_busy(void **state)
+{
+	struct peer p = { .close_after = false };
+	uint8_t body[40] = { 0 };
+	struct dq_client c;
+	uint64_t id;
+	char a[64];
+
+	(void)state;
+	le64(body, 17);
+	memcpy(body + 8, "no such table: messages", 23);
+	p.reply_len = message(p.reply, DQ_RESP_FAILURE, body, 40, -1);
+	start(&p);
+	c = connect_to(&p);
+	assert_int_equal(dq_client_leader(&c, &id, a, sizeof a), PAT_EBUSY);
+	assert_contains(c.err.msg, "dqlite error 17: no such table: messages");
+	assert_int_equal(c.fail_code, 17);
+	assert_true(dq_client_connected(&c));
+	stop(&p, &c);
+}
+
 /* ROWS bodies that lie. Each is answered to a QUERY_SQL; a second reply (EMPTY) answers the
  * interrupt the client may send while closing. */
 static void hostile_rows(void **state)
@@ -427,6 +450,7 @@ int main(void)
 		cmocka_unit_test(truncated_response),
 		cmocka_unit_test(malformed_bodies),
 		cmocka_unit_test(failure_keeps_the_connection),
+		cmocka_unit_test(schema_change_is_busy),
 		cmocka_unit_test(hostile_rows),
 		cmocka_unit_test(hostile_cluster_and_dump),
 		cmocka_unit_test(peer_hangs_up_at_once),
