@@ -218,48 +218,42 @@ static void malformed_bodies(void **state)
 	}
 }
 
-static void failure_keeps_the_connection(void **state)
+/* A FAILURE answer with code and text: the call returns want, the connection stays open. */
+static void answer_failure(uint64_t code, const char *text, int want)
 {
 	struct peer p = { .close_after = false };
-	uint8_t body[24] = { 0 };
+	uint8_t body[64] = { 0 };
 	struct dq_client c;
 	uint64_t id;
-	char a[64];
+	char a[64], expect[96];
+	size_t len = strlen(text), padded = 8 + (len + 1 + 7) / 8 * 8;
 
-	(void)state;
-	le64(body, 19);
-	memcpy(body + 8, "disk is full", 12);
-	p.reply_len = message(p.reply, DQ_RESP_FAILURE, body, 24, -1);
+	le64(body, code);
+	memcpy(body + 8, text, len);
+	p.reply_len = message(p.reply, DQ_RESP_FAILURE, body, padded, -1);
 	start(&p);
 	c = connect_to(&p);
-	assert_int_equal(dq_client_leader(&c, &id, a, sizeof a), PAT_EREMOTE);
-	assert_contains(c.err.msg, "dqlite error 19: disk is full");
-	assert_int_equal(c.fail_code, 19);
+	assert_int_equal(dq_client_leader(&c, &id, a, sizeof a), want);
+	snprintf(expect, sizeof expect, "dqlite error %llu: %s", (unsigned long long)code, text);
+	assert_contains(c.err.msg, expect);
+	assert_int_equal(c.fail_code, code);
 	assert_true(dq_client_connected(&c));
 	stop(&p, &c);
+}
+
+static void failure_keeps_the_connection(void **state)
+{
+	(void)state;
+	answer_failure(19, "disk is full", PAT_EREMOTE);
 }
 
 /* "database schema has changed" (SQLITE_SCHEMA) means the statement did not run: it is
  * answered as busy, which callers run again, not as a failure of the statement. */
 static void schema_change_is_busy(void **state)
 {
-	struct peer p = { .close_after = false };
-	uint8_t body[40] = { 0 };
-	struct dq_client c;
-	uint64_t id;
-	char a[64];
-
 	(void)state;
-	le64(body, 17);
-	memcpy(body + 8, "no such table: messages", 23);
-	p.reply_len = message(p.reply, DQ_RESP_FAILURE, body, 40, -1);
-	start(&p);
-	c = connect_to(&p);
-	assert_int_equal(dq_client_leader(&c, &id, a, sizeof a), PAT_EBUSY);
-	assert_contains(c.err.msg, "dqlite error 17: no such table: messages");
-	assert_int_equal(c.fail_code, 17);
-	assert_true(dq_client_connected(&c));
-	stop(&p, &c);
+	answer_failure(17, "no such table: messages", PAT_EBUSY);
+	answer_failure(5, "database is locked", PAT_EBUSY);
 }
 
 /* ROWS bodies that lie. Each is answered to a QUERY_SQL; a second reply (EMPTY) answers the
