@@ -11,31 +11,10 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/le.h"
 #include "lib/mem.h"
 
 #define NODE_BYTES 16
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static void pack_key(msgpack_packer *pk, const char *key)
 {
@@ -59,14 +38,14 @@ int iforest_save(const struct iforest *f, uint8_t **data, size_t *len, struct pa
 		return err_set(err, PAT_ENOMEM, "out of memory");
 	}
 	for (unsigned t = 0; t <= f->n_trees; t++)
-		put32(starts + 4 * t, f->tree_start[t]);
+		le_put32(starts + 4 * t, f->tree_start[t]);
 	for (size_t i = 0; i < f->n_nodes; i++) {
 		uint64_t bits;
 
-		put32(nodes + i * NODE_BYTES, (uint32_t)f->nodes[i].feature);
-		put32(nodes + i * NODE_BYTES + 4, f->nodes[i].left);
+		le_put32(nodes + i * NODE_BYTES, (uint32_t)f->nodes[i].feature);
+		le_put32(nodes + i * NODE_BYTES + 4, f->nodes[i].left);
 		memcpy(&bits, &f->nodes[i].value, 8);
-		put64(nodes + i * NODE_BYTES + 8, bits);
+		le_put64(nodes + i * NODE_BYTES + 8, bits);
 	}
 	msgpack_sbuffer_init(&sbuf);
 	msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
@@ -196,13 +175,13 @@ int iforest_load(struct iforest *f, const uint8_t *data, size_t len, struct pat_
 		goto out;
 	}
 	for (uint64_t t = 0; t <= n_trees; t++)
-		f->tree_start[t] = get32((const uint8_t *)starts->ptr + 4 * t);
+		f->tree_start[t] = le_get32((const uint8_t *)starts->ptr + 4 * t);
 	for (size_t i = 0; i < f->n_nodes; i++) {
 		const uint8_t *p = (const uint8_t *)nodes->ptr + i * NODE_BYTES;
-		uint64_t bits = get64(p + 8);
+		uint64_t bits = le_get64(p + 8);
 
-		f->nodes[i].feature = (int32_t)get32(p);
-		f->nodes[i].left = get32(p + 4);
+		f->nodes[i].feature = (int32_t)le_get32(p);
+		f->nodes[i].left = le_get32(p + 4);
 		memcpy(&f->nodes[i].value, &bits, 8);
 	}
 	if (f->tree_start[0] != 0 || f->tree_start[n_trees] != f->n_nodes) {

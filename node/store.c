@@ -7,7 +7,6 @@
  * writer holds the database is run again from the start. */
 #include "node/store.h"
 
-#include <jansson.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -22,6 +21,7 @@
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "lib/timeutil.h"
+#include "node/store_rows.h"
 
 /* ---- schema ---- */
 
@@ -507,10 +507,13 @@ static void sql_pat_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 static int sql_init(sqlite3 *db, char **msg, const sqlite3_api_routines *api)
 {
+	int rc;
+
 	(void)msg;
 	(void)api;
-	return sqlite3_create_function_v2(db, "pat_text", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-					  sql_pat_text, NULL, NULL, NULL);
+	rc = sqlite3_create_function_v2(db, "pat_text", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+					sql_pat_text, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? store_rows_register(db) : rc;
 }
 
 int store_register_sql(struct pat_err *err)
@@ -523,7 +526,7 @@ int store_register_sql(struct pat_err *err)
 
 /* ---- messages ---- */
 
-/* A text column's value: NULL is stored as "" (and json_pack()'s "s" takes no NULL). */
+/* A text column's value: NULL is stored as "". */
 #define OR_EMPTY(text) ((text) != NULL ? (text) : "")
 
 static struct dq_value text_or_empty(const char *s)
@@ -531,203 +534,94 @@ static struct dq_value text_or_empty(const char *s)
 	return dq_text(OR_EMPTY(s));
 }
 
-/* The columns every INSERT of messages names, in this order. */
-#define INSERT_MESSAGES                                                                                         \
-	"INSERT INTO messages (id, tenant, received_at, helo, mail_from, rcpt_to, from_hdr, to_hdr, cc_hdr,"    \
-	" bcc_hdr, reply_to, subject, message_id, date_hdr, size, attachments, snippet, tags, is_read, region," \
-	" gateway, raw, body, inline_parts)"
+/* A batch goes as one statement (store_rows.h) while it is at most this large; a larger one
+ * as several, in one transaction. */
+#define BATCH_STATEMENT_BYTES (8u << 20)
+
+/* The statement that stores a batch: a message whose id is stored already is left alone (a
+ * batch sent again after an unknown outcome), and the search index follows through the
+ * triggers of messages. */
+static const char insert_batch[] = "INSERT INTO messages (" STORE_ROWS_COLUMN_NAMES ")"
+				   " SELECT * FROM pat_batch(?) WHERE true ON CONFLICT (tenant, id) DO NOTHING";
 
 struct batch {
-	const struct store_message *m;
-	size_t n;
-	char **packed;   /* for put_packed(): each message's columns as JSON (pack_rows()) */
-	struct packed_body {
-		uint8_t *data;   /* NULL: not packed here (m->body, or the text as it is) */
-		size_t len;
-	} *bodies;       /* the bodies store_put_batch() packed itself (pack_bodies()) */
+	struct buf *parts;  /* the batch as pat_batch values, one per statement */
+	size_t n_parts;
 };
 
-/* Message i's body column: its packed text, or the text as it is. */
-static struct dq_value body_value(const struct batch *b, size_t i)
+/* Message m's row, its body column being body (its packed text, or the text as it is). */
+static void message_row(const struct store_message *m, struct dq_value body, struct dq_value row[STORE_ROWS_COLUMNS])
 {
-	const struct store_message *m = &b->m[i];
+	struct dq_value r[STORE_ROWS_COLUMNS] = {
+		dq_text(m->id), dq_text(m->tenant), dq_int(m->received_at), text_or_empty(m->helo),
+		text_or_empty(m->mail_from), text_or_empty(m->rcpt_to), text_or_empty(m->from),
+		text_or_empty(m->to), text_or_empty(m->cc), text_or_empty(m->bcc), text_or_empty(m->reply_to),
+		text_or_empty(m->subject), text_or_empty(m->message_id), text_or_empty(m->date),
+		dq_int(m->size), dq_int(m->attachments), text_or_empty(m->snippet), text_or_empty(m->tags),
+		dq_int(m->read), text_or_empty(m->region), text_or_empty(m->gateway), dq_blob(m->raw, m->raw_len),
+		body, dq_int(m->inline_parts),
+	};
 
-	if (m->body != NULL)
-		return dq_blob(m->body, m->body_len);
-	if (b->bodies != NULL && b->bodies[i].data != NULL)
-		return dq_blob(b->bodies[i].data, b->bodies[i].len);
-	return text_or_empty(m->body_text);
+	memcpy(row, r, sizeof r);
 }
 
-#define MSG_COLS 24
-#define MSG_ROWS_PER_INSERT (DQ_MAX_PARAMS / MSG_COLS)  /* 10 */
-
-/* INSERT rows of the batch, MSG_ROWS_PER_INSERT per statement. A message whose id is stored
- * already is left alone (a batch sent again after an unknown outcome), and the search index
- * follows through the messages_fts_insert trigger. */
-static int put_rows(struct dq_client *c, void *data, struct pat_err *err)
+static int put_batch(struct dq_client *c, void *data, struct pat_err *err)
 {
-	static const char head[] = INSERT_MESSAGES " VALUES ";
-	static const char row_marks[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-	struct batch *b = data;
-	struct dq_value p[MSG_ROWS_PER_INSERT * MSG_COLS];
-	struct buf sql = BUF_INIT;
+	const struct batch *b = data;
 	int rv = PAT_OK;
 
-	for (size_t off = 0; off < b->n && rv == PAT_OK; off += MSG_ROWS_PER_INSERT) {
-		size_t k = b->n - off < MSG_ROWS_PER_INSERT ? b->n - off : MSG_ROWS_PER_INSERT;
+	for (size_t i = 0; i < b->n_parts && rv == PAT_OK; i++) {
+		struct dq_value p = dq_blob(b->parts[i].data, b->parts[i].len);
 
-		buf_reset(&sql);
-		buf_append_str(&sql, head);
-		for (size_t i = 0; i < k; i++) {
-			const struct store_message *m = &b->m[off + i];
-			struct dq_value row[MSG_COLS] = {
-				dq_text(m->id), dq_text(m->tenant), dq_int(m->received_at), text_or_empty(m->helo),
-				text_or_empty(m->mail_from), text_or_empty(m->rcpt_to), text_or_empty(m->from),
-				text_or_empty(m->to), text_or_empty(m->cc), text_or_empty(m->bcc), text_or_empty(m->reply_to),
-				text_or_empty(m->subject), text_or_empty(m->message_id), text_or_empty(m->date),
-				dq_int(m->size), dq_int(m->attachments), text_or_empty(m->snippet), text_or_empty(m->tags),
-				dq_int(m->read), text_or_empty(m->region), text_or_empty(m->gateway), dq_blob(m->raw, m->raw_len),
-				body_value(b, off + i), dq_int(m->inline_parts),
-			};
+		rv = dq_client_exec_cached(c, insert_batch, &p, 1, NULL);
+	}
+	(void)err;
+	return rv;
+}
 
-			memcpy(p + i * MSG_COLS, row, sizeof row);
-			buf_append_str(&sql, i ? ", " : "");
-			buf_append_str(&sql, row_marks);
-		}
-		buf_append_str(&sql, " ON CONFLICT (tenant, id) DO NOTHING");
-		if (sql.data == NULL) {
-			rv = err_set(err, PAT_ENOMEM, "out of memory");
+static void free_parts(struct batch *b)
+{
+	for (size_t i = 0; i < b->n_parts; i++)
+		buf_free(&b->parts[i]);
+	mem_free(b->parts);
+}
+
+/* Encode the batch (b->parts), packing the bodies the caller did not (store_pack_body()). */
+static int encode_batch(struct batch *b, const struct store_message *m, size_t n, struct pat_err *err)
+{
+	struct dq_value row[STORE_ROWS_COLUMNS];
+	struct buf *part = NULL;
+	int rv = PAT_OK;
+
+	if ((b->parts = mem_calloc(n, sizeof *b->parts)) == NULL)
+		return err_set(err, PAT_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && rv == PAT_OK; i++) {
+		uint8_t *packed = NULL;
+		size_t packed_len = 0;
+		struct dq_value body = text_or_empty(m[i].body_text);
+
+		if (m[i].body != NULL)
+			body = dq_blob(m[i].body, m[i].body_len);
+		else if (!m[i].body_packed &&
+			 (rv = store_pack_body(m[i].body_text, &packed, &packed_len, err)) != PAT_OK)
 			break;
+		if (packed != NULL)
+			body = dq_blob(packed, packed_len);
+		if (part == NULL || (store_rows_count(part) > 0 && part->len >= BATCH_STATEMENT_BYTES)) {
+			part = &b->parts[b->n_parts++];
+			rv = store_rows_begin(part, err);
 		}
-		rv = dq_client_exec_cached(c, sql.data, p, (unsigned)(k * MSG_COLS), NULL);
+		message_row(&m[i], body, row);
+		if (rv == PAT_OK)
+			rv = store_rows_add(part, row, err);
+		mem_free(packed);
 	}
-	buf_free(&sql);
 	return rv;
-}
-
-/* A batch of more than MSG_ROWS_PER_INSERT messages goes as few statements as it can: each
- * message is three parameters, its text and number columns as one JSON array, its raw message
- * and its body, so that one INSERT carries up to MSG_ROWS_PER_PACKED messages. Across a WAN
- * every statement of a transaction is a round trip from the gateway to the leader with the
- * database held (BEGIN, an INSERT per 10 messages and COMMIT took 2.7 s for 128 messages 180 ms
- * away); one statement is one round trip and one Raft entry. */
-#define MSG_ROWS_PER_PACKED (DQ_MAX_PARAMS / 3) /* 85 */
-
-/* m's columns but raw and body as a JSON array, in the order put_packed() reads them
- * (free()); NULL when a text is not UTF-8 (jansson refuses it) or memory runs out. */
-static char *packed_row(const struct store_message *m)
-{
-	json_t *a = json_pack("[ssIsssssssssssIIssissI]", m->id, m->tenant, (json_int_t)m->received_at,
-			      OR_EMPTY(m->helo), OR_EMPTY(m->mail_from), OR_EMPTY(m->rcpt_to), OR_EMPTY(m->from),
-			      OR_EMPTY(m->to), OR_EMPTY(m->cc), OR_EMPTY(m->bcc), OR_EMPTY(m->reply_to),
-			      OR_EMPTY(m->subject), OR_EMPTY(m->message_id), OR_EMPTY(m->date), (json_int_t)m->size,
-			      (json_int_t)m->attachments, OR_EMPTY(m->snippet), OR_EMPTY(m->tags), m->read ? 1 : 0,
-			      OR_EMPTY(m->region), OR_EMPTY(m->gateway), (json_int_t)m->inline_parts);
-	char *row = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
-
-	json_decref(a);
-	return row;
-}
-
-/* Every message of the batch packed (free_packed()), or NULL when one cannot be. */
-static char **pack_rows(const struct store_message *m, size_t n)
-{
-	char **rows = mem_calloc(n, sizeof *rows);
-
-	for (size_t i = 0; rows != NULL && i < n; i++)
-		if ((rows[i] = packed_row(&m[i])) == NULL) {
-			while (i-- > 0)
-				free(rows[i]);
-			mem_free(rows);
-			rows = NULL;
-		}
-	return rows;
-}
-
-static void free_packed(char **rows, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(rows[i]);
-	mem_free(rows);
-}
-
-/* The sizes packed statements come in: a batch is padded up to the next with rows of NULLs,
- * which the statement's WHERE drops, so that each size is prepared once per connection
- * (dq_client_exec_cached()) instead of parsed, its triggers compiled, at every commit. */
-static const size_t packed_sizes[] = { 16, 32, MSG_ROWS_PER_PACKED };
-
-/* put_rows for a packed batch (b->packed): MSG_ROWS_PER_PACKED per statement. */
-static int put_packed(struct dq_client *c, void *data, struct pat_err *err)
-{
-	/* The array: 0 id, 1 tenant, 2 received_at, 3 helo, 4 mail_from, 5 rcpt_to, 6 from, 7 to,
-	 * 8 cc, 9 bcc, 10 reply_to, 11 subject, 12 message_id, 13 date, 14 size, 15 attachments,
-	 * 16 snippet, 17 tags, 18 read, 19 region, 20 gateway, 21 inline_parts. */
-	static const char head[] =
-		INSERT_MESSAGES " SELECT column1->>0, column1->>1, column1->>2, column1->>3, column1->>4, column1->>5, column1->>6,"
-		" column1->>7, column1->>8, column1->>9, column1->>10, column1->>11, column1->>12, column1->>13,"
-		" column1->>14, column1->>15, column1->>16, column1->>17, column1->>18, column1->>19, column1->>20,"
-		" column2, column3, column1->>21 FROM (VALUES ";
-	struct batch *b = data;
-	struct dq_value p[MSG_ROWS_PER_PACKED * 3];
-	struct buf sql = BUF_INIT;
-	int rv = PAT_OK;
-
-	for (size_t off = 0; off < b->n && rv == PAT_OK; off += MSG_ROWS_PER_PACKED) {
-		size_t k = b->n - off < MSG_ROWS_PER_PACKED ? b->n - off : MSG_ROWS_PER_PACKED, size = 0;
-
-		for (size_t i = 0; size < k; i++)
-			size = packed_sizes[i];
-		buf_reset(&sql);
-		buf_append_str(&sql, head);
-		for (size_t i = 0; i < size; i++) {
-			bool pad = i >= k;
-
-			p[3 * i] = pad ? dq_null() : dq_text(b->packed[off + i]);
-			p[3 * i + 1] = pad ? dq_null() : dq_blob(b->m[off + i].raw, b->m[off + i].raw_len);
-			p[3 * i + 2] = pad ? dq_null() : body_value(b, off + i);
-			buf_append_str(&sql, i ? ", (?, ?, ?)" : "(?, ?, ?)");
-		}
-		buf_append_str(&sql, ") WHERE column1 IS NOT NULL ON CONFLICT (tenant, id) DO NOTHING");
-		rv = sql.data == NULL ? err_set(err, PAT_ENOMEM, "out of memory")
-				      : dq_client_exec_cached(c, sql.data, p, (unsigned)(3 * size), NULL);
-	}
-	buf_free(&sql);
-	return rv;
-}
-
-/* Pack the bodies the caller did not (b->bodies; free_bodies()). */
-static int pack_bodies(struct batch *b, struct pat_err *err)
-{
-	for (size_t i = 0; i < b->n; i++) {
-		struct packed_body p;
-		int rv;
-
-		if (b->m[i].body_packed)
-			continue;
-		if ((rv = store_pack_body(b->m[i].body_text, &p.data, &p.len, err)) != PAT_OK)
-			return rv;
-		if (p.data == NULL)
-			continue; /* stored as text */
-		if (b->bodies == NULL && (b->bodies = mem_calloc(b->n, sizeof *b->bodies)) == NULL) {
-			mem_free(p.data);
-			return err_set(err, PAT_ENOMEM, "out of memory");
-		}
-		b->bodies[i] = p;
-	}
-	return PAT_OK;
-}
-
-static void free_bodies(struct batch *b)
-{
-	for (size_t i = 0; b->bodies != NULL && i < b->n; i++)
-		mem_free(b->bodies[i].data);
-	mem_free(b->bodies);
 }
 
 int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n, struct pat_err *err)
 {
-	struct batch b = { m, n, NULL, NULL };
+	struct batch b = { NULL, 0 };
 	int rv;
 
 	err_clear(err);
@@ -736,19 +630,11 @@ int store_put_batch(struct dq_leader *l, const struct store_message *m, size_t n
 			return err_set(err, PAT_EINVAL, "message %zu of the batch has no tenant, a bad id or no raw data", i + 1);
 	if (n == 0)
 		return PAT_OK;
-	/* Packed once, before the first try: run_in() may run the body again. A batch that fits
+	/* Encoded once, before the first try: run_in() may run the body again. A batch that fits
 	 * one statement needs no BEGIN and COMMIT. */
-	if ((rv = pack_bodies(&b, err)) != PAT_OK) {
-		free_bodies(&b);
-		return rv;
-	}
-	if (n > MSG_ROWS_PER_INSERT && (b.packed = pack_rows(m, n)) != NULL) {
-		rv = run_in(l, put_packed, &b, n <= MSG_ROWS_PER_PACKED, true, err);
-		free_packed(b.packed, n);
-	} else {
-		rv = run_in(l, put_rows, &b, n <= MSG_ROWS_PER_INSERT, true, err);
-	}
-	free_bodies(&b);
+	if ((rv = encode_batch(&b, m, n, err)) == PAT_OK)
+		rv = run_in(l, put_batch, &b, b.n_parts == 1, true, err);
+	free_parts(&b);
 	return rv;
 }
 

@@ -167,10 +167,9 @@ static void batches_pages_and_tenants(void **state)
 	free(b);
 }
 
-/* Batches of more than 10 messages travel packed (a JSON array of columns and the raw
- * message per row, up to 127 rows a statement): every column comes back as it went, in the
- * batch's order, across several statements too, and the search index follows. A text that
- * is not UTF-8 cannot be packed: that batch goes the plain way, stored byte for byte. */
+/* A batch travels as one value (node/store_rows.h) whatever its size: every column of 300
+ * messages comes back as it went, in the batch's order, and the search index follows. A text
+ * that is not UTF-8 is stored byte for byte. */
 static void big_batches_keep_every_column(void **state)
 {
 	uint8_t *packed;
@@ -239,7 +238,7 @@ static void big_batches_keep_every_column(void **state)
 	assert_int_equal(total, 1);
 	assert_string_equal(page[0].m.id, m[250].id);
 	store_rows_free(page, n);
-	/* Not UTF-8: stored the plain way, byte for byte. */
+	/* Not UTF-8: stored byte for byte. */
 	{
 		uint8_t *packed_bad;
 		struct store_message *bad = make_batch("packers-bad", 12, &packed_bad);
@@ -255,6 +254,44 @@ static void big_batches_keep_every_column(void **state)
 		free(bad);
 	}
 	mem_free(packed);
+	free(m);
+}
+
+/* A batch larger than one statement carries (8 MiB) goes as several in one transaction:
+ * 12 messages of 1 MiB that zstd cannot shrink all arrive whole, and sending the batch again
+ * adds none. */
+static void a_batch_larger_than_a_statement(void **state)
+{
+	enum { N = 12, SIZE = 1 << 20 };
+	uint8_t *packed, *raws = malloc((size_t)N * SIZE);
+	struct store_message *m = make_batch("big-raws", N, &packed);
+	struct store_row one;
+	struct pat_err err;
+	int64_t total, unread;
+	uint64_t x = 88172645463325252ULL;
+
+	(void)state;
+	assert_non_null(raws);
+	for (size_t i = 0; i < (size_t)N * SIZE; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		raws[i] = (uint8_t)x;
+	}
+	for (int i = 0; i < N; i++) {
+		m[i].raw = raws + (size_t)i * SIZE;
+		m[i].raw_len = SIZE;
+	}
+	assert_int_equal(store_put_batch(&l, m, N, &err), PAT_OK);
+	assert_int_equal(store_put_batch(&l, m, N, &err), PAT_OK);
+	assert_int_equal(store_count(&l, "big-raws", &total, &unread, &err), PAT_OK);
+	assert_int_equal(total, N);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(store_get(&l, "big-raws", m[i].id, &one, &err), PAT_OK);
+		assert_int_equal(one.m.raw_len, SIZE);
+		assert_memory_equal(one.m.raw, m[i].raw, SIZE);
+		store_row_free(&one);
+	}
+	mem_free(packed);
+	free(raws);
 	free(m);
 }
 
@@ -1172,6 +1209,7 @@ int main(void)
 		cmocka_unit_test(migrations_run_once),
 		cmocka_unit_test(batches_pages_and_tenants),
 		cmocka_unit_test(big_batches_keep_every_column),
+		cmocka_unit_test(a_batch_larger_than_a_statement),
 		cmocka_unit_test(a_bad_message_fails_the_whole_batch),
 		cmocka_unit_test(search_finds_subject_addresses_and_body),
 		cmocka_unit_test(index_follows_behind_the_writes),
