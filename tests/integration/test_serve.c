@@ -141,6 +141,66 @@ static void pipelined_message_is_stored(void **state)
 	dq_leader_close(&l);
 }
 
+/* A client that sends its next commands in packets of their own while its message is being
+ * stored gets its answers in order, the message's first; one that hangs up right after the
+ * final dot still has its message stored. */
+static void commands_sent_while_a_message_is_stored(void **state)
+{
+	struct smtp_conn c;
+	struct dq_leader l;
+	struct store_row *found;
+	struct pat_err err;
+	size_t n;
+	char *r;
+
+	(void)state;
+	smtp_hello(&c, smtp_port);
+	for (int i = 0; i < 20; i++) {
+		smtp_send(&c, "MAIL FROM:<early@example.com>\r\n");
+		smtp_expect(&c, "250 2.1.0");
+		smtp_send(&c, "RCPT TO:<bob@example.com>\r\n");
+		smtp_expect(&c, "250 2.1.5");
+		smtp_send(&c, "DATA\r\n");
+		smtp_expect(&c, "354");
+		smtp_send(&c, "Subject: eager sender\r\n\r\nhello\r\n.\r\n");
+		smtp_send(&c, "NOOP\r\n"); /* before the answer to the message, most of the time */
+		smtp_send(&c, "RSET\r\n");
+		r = smtp_reply(&c);
+		assert_contains(r, "250 2.0.0 Ok: queued as ");
+		free(r);
+		smtp_expect(&c, "250 2.0.0"); /* NOOP */
+		smtp_expect(&c, "250 2.0.0"); /* RSET */
+	}
+	smtp_send(&c, "QUIT\r\n");
+	smtp_expect(&c, "221");
+	smtp_close(&c);
+
+	smtp_hello(&c, smtp_port);
+	smtp_send(&c, "MAIL FROM:<gone@example.com>\r\n");
+	smtp_expect(&c, "250 2.1.0");
+	smtp_send(&c, "RCPT TO:<bob@example.com>\r\n");
+	smtp_expect(&c, "250 2.1.5");
+	smtp_send(&c, "DATA\r\n");
+	smtp_expect(&c, "354");
+	smtp_send(&c, "Subject: hangupwithoutwaiting\r\n\r\nbye\r\n.\r\n");
+	smtp_close(&c);
+	assert_int_equal(dq_leader_init(&l, serve.node_address, "pat", 5000, 10000), PAT_OK);
+	for (int t = 0; t < 100; t++) {
+		assert_int_equal(store_search(&l, "default", "hangupwithoutwaiting", 5, &found, &n, &err), PAT_OK);
+		store_rows_free(found, n);
+		if (n == 1)
+			break;
+		usleep(50000);
+	}
+	assert_int_equal(n, 1);
+	dq_leader_close(&l);
+	/* The server goes on serving. */
+	smtp_hello(&c, smtp_port);
+	smtp_send(&c, "QUIT\r\n");
+	smtp_expect(&c, "221");
+	smtp_close(&c);
+}
+
 static void commands_out_of_order_and_malformed(void **state)
 {
 	struct smtp_conn c;
@@ -747,6 +807,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ehlo_lists_extensions),
 		cmocka_unit_test(pipelined_message_is_stored),
+		cmocka_unit_test(commands_sent_while_a_message_is_stored),
 		cmocka_unit_test(commands_out_of_order_and_malformed),
 		cmocka_unit_test(limits),
 		cmocka_unit_test(connections_per_address_are_limited),
