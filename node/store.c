@@ -570,12 +570,12 @@ static int put_batch(struct dq_client *c, void *data, struct pat_err *err)
 	const struct batch *b = data;
 	int rv = PAT_OK;
 
+	(void)err; /* run_in() takes the failure from the client */
 	for (size_t i = 0; i < b->n_parts && rv == PAT_OK; i++) {
 		struct dq_value p = dq_blob(b->parts[i].data, b->parts[i].len);
 
 		rv = dq_client_exec_cached(c, insert_batch, &p, 1, NULL);
 	}
-	(void)err;
 	return rv;
 }
 

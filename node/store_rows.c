@@ -1,6 +1,7 @@
 /* store_rows: see store_rows.h. */
 #include "node/store_rows.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -25,59 +26,51 @@ size_t store_rows_count(const struct buf *out)
 
 int store_rows_add(struct buf *out, const struct dq_value *row, struct pat_err *err)
 {
-	size_t need = 0, start = out->len;
+	size_t start = out->len;
+	int rv = PAT_OK;
 
 	if (out->len < HEADER)
 		return err_set(err, PAT_EINVAL, "the batch was not begun");
-	for (int c = 0; c < STORE_ROWS_COLUMNS; c++) {
-		switch (row[c].type) {
-		case DQ_NULL:
-			need += 1;
-			break;
-		case DQ_INTEGER:
-		case DQ_BOOLEAN:
-			need += 9;
-			break;
-		case DQ_TEXT:
-		case DQ_BLOB:
-			if (row[c].bytes.len >= UINT32_MAX)
-				return err_set(err, PAT_EINVAL, "column %d: a value of 4 GiB or more", c + 1);
-			need += 5 + row[c].bytes.len;
-			break;
-		default:
-			return err_set(err, PAT_EINVAL, "column %d: a batch carries no value of type %d", c + 1,
-				       row[c].type);
-		}
-	}
-	if (buf_reserve(out, need) != PAT_OK)
-		return err_set(err, PAT_ENOMEM, "out of memory");
-	uint8_t *p = (uint8_t *)out->data + start;
-
-	for (int c = 0; c < STORE_ROWS_COLUMNS; c++) {
+	for (int c = 0; c < STORE_ROWS_COLUMNS && rv == PAT_OK; c++) {
 		const struct dq_value *v = &row[c];
+		uint8_t head[9];
+		size_t n_head = 1;
+		bool bytes = false;
 
 		switch (v->type) {
 		case DQ_NULL:
-			*p++ = STORE_ROWS_NULL;
+			head[0] = STORE_ROWS_NULL;
 			break;
 		case DQ_INTEGER:
 		case DQ_BOOLEAN:
-			*p++ = STORE_ROWS_INT;
-			le_put64(p, (uint64_t)v->integer);
-			p += 8;
+			head[0] = STORE_ROWS_INT;
+			le_put64(head + 1, (uint64_t)v->integer);
+			n_head = 9;
 			break;
-		default: /* DQ_TEXT, DQ_BLOB */
-			*p++ = v->type == DQ_TEXT ? STORE_ROWS_TEXT : STORE_ROWS_BLOB;
-			le_put32(p, (uint32_t)v->bytes.len);
-			p += 4;
-			if (v->bytes.len > 0)
-				memcpy(p, v->bytes.ptr, v->bytes.len);
-			p += v->bytes.len;
+		case DQ_TEXT:
+		case DQ_BLOB:
+			if (v->bytes.len >= UINT32_MAX) {
+				rv = err_set(err, PAT_EINVAL, "column %d: a value of 4 GiB or more", c + 1);
+				continue;
+			}
+			head[0] = v->type == DQ_TEXT ? STORE_ROWS_TEXT : STORE_ROWS_BLOB;
+			le_put32(head + 1, (uint32_t)v->bytes.len);
+			n_head = 5;
+			bytes = v->bytes.len > 0;
 			break;
+		default:
+			rv = err_set(err, PAT_EINVAL, "column %d: a batch carries no value of type %d", c + 1, v->type);
+			continue;
 		}
+		if (buf_append(out, head, n_head) != PAT_OK || (bytes && buf_append(out, v->bytes.ptr, v->bytes.len) != PAT_OK))
+			rv = err_set(err, PAT_ENOMEM, "out of memory");
 	}
-	out->len = start + need;
-	out->data[out->len] = '\0';
+	if (rv != PAT_OK) {
+		/* Nothing of a refused row stays. */
+		out->len = start;
+		out->data[start] = '\0';
+		return rv;
+	}
 	le_put32((uint8_t *)out->data + 4, le_get32((uint8_t *)out->data + 4) + 1);
 	return PAT_OK;
 }

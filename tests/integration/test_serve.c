@@ -141,6 +141,20 @@ static void pipelined_message_is_stored(void **state)
 	dq_leader_close(&l);
 }
 
+/* MAIL FROM:<from>, RCPT TO:<bob@example.com> and DATA, each answered before the next. */
+static void start_message(struct smtp_conn *c, const char *from)
+{
+	char mail[300];
+
+	snprintf(mail, sizeof mail, "MAIL FROM:<%s>\r\n", from);
+	smtp_send(c, mail);
+	smtp_expect(c, "250 2.1.0");
+	smtp_send(c, "RCPT TO:<bob@example.com>\r\n");
+	smtp_expect(c, "250 2.1.5");
+	smtp_send(c, "DATA\r\n");
+	smtp_expect(c, "354");
+}
+
 /* A client that sends its next commands in packets of their own while its message is being
  * stored gets its answers in order, the message's first; one that hangs up right after the
  * final dot still has its message stored. */
@@ -156,12 +170,7 @@ static void commands_sent_while_a_message_is_stored(void **state)
 	(void)state;
 	smtp_hello(&c, smtp_port);
 	for (int i = 0; i < 20; i++) {
-		smtp_send(&c, "MAIL FROM:<early@example.com>\r\n");
-		smtp_expect(&c, "250 2.1.0");
-		smtp_send(&c, "RCPT TO:<bob@example.com>\r\n");
-		smtp_expect(&c, "250 2.1.5");
-		smtp_send(&c, "DATA\r\n");
-		smtp_expect(&c, "354");
+		start_message(&c, "early@example.com");
 		smtp_send(&c, "Subject: eager sender\r\n\r\nhello\r\n.\r\n");
 		smtp_send(&c, "NOOP\r\n"); /* before the answer to the message, most of the time */
 		smtp_send(&c, "RSET\r\n");
@@ -176,12 +185,7 @@ static void commands_sent_while_a_message_is_stored(void **state)
 	smtp_close(&c);
 
 	smtp_hello(&c, smtp_port);
-	smtp_send(&c, "MAIL FROM:<gone@example.com>\r\n");
-	smtp_expect(&c, "250 2.1.0");
-	smtp_send(&c, "RCPT TO:<bob@example.com>\r\n");
-	smtp_expect(&c, "250 2.1.5");
-	smtp_send(&c, "DATA\r\n");
-	smtp_expect(&c, "354");
+	start_message(&c, "gone@example.com");
 	smtp_send(&c, "Subject: hangupwithoutwaiting\r\n\r\nbye\r\n.\r\n");
 	smtp_close(&c);
 	assert_int_equal(dq_leader_init(&l, serve.node_address, "pat", 5000, 10000), PAT_OK);
