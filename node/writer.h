@@ -42,10 +42,14 @@ struct writer_options {
 };
 
 #define WRITER_STUCK_AFTER 3
-/* A commit at least this long makes the writer pause as long before the next (at most
- * WRITER_YIELD_MAX_NS), so that writers further from the leader get turns (writer.c). */
+/* When its last WRITER_YIELD_WINDOW commits (or as many as it made) all took at least
+ * WRITER_YIELD_FROM_NS, the writer pauses as long as its last commit (at most
+ * WRITER_YIELD_MAX_NS) before the next, so that writers further from the leader get turns
+ * (writer.c, writer_yield_ns()). One slow commit among fast ones (libraft opening its next
+ * segment file, a snapshot) crossed no WAN and makes no pause. */
 #define WRITER_YIELD_FROM_NS (20 * 1000000LL)
 #define WRITER_YIELD_MAX_NS (250 * 1000000LL)
+#define WRITER_YIELD_WINDOW 4
 
 /* The writer indexes the messages it stored for full-text search behind its batches: once
  * WRITER_INDEX_EVERY messages or WRITER_INDEX_BYTES are stored, and when its queue has been
@@ -84,6 +88,8 @@ struct writer_stats {
 	uint64_t index_ns;   /* time spent in them */
 	uint64_t gathered;   /* waits that got three quarters of the released messages back */
 	uint64_t gather_missed; /* waits that did not */
+	uint64_t yields;     /* pauses made for writers further from the leader */
+	uint64_t yield_ns;   /* and their time */
 };
 
 struct writer {
@@ -107,6 +113,8 @@ struct writer {
 	unsigned io_failures;     /* batches in a row refused with a disk I/O error */
 	size_t unindexed;         /* messages stored since the last store_index() (the thread's own) */
 	size_t unindexed_bytes;   /* and their size */
+	int64_t recent_ns[WRITER_YIELD_WINDOW]; /* the last commits' times, newest at recent_i - 1 */
+	unsigned recent_n, recent_i;
 };
 
 int writer_start(struct writer *w, const struct writer_options *o, struct pat_err *err);
@@ -118,5 +126,9 @@ bool writer_wait_space(struct writer *w, int timeout_ms);
 /* Write what is queued, then stop the thread. */
 void writer_stop(struct writer *w);
 struct writer_stats writer_get_stats(struct writer *w);
+/* How long to pause after a commit, given the times of the last n commits (the newest
+ * included, n >= 1): 0 unless every one took WRITER_YIELD_FROM_NS or longer; then the newest's
+ * time, at most WRITER_YIELD_MAX_NS. */
+int64_t writer_yield_ns(const int64_t *recent_ns, unsigned n, int64_t newest_ns);
 
 #endif

@@ -236,6 +236,25 @@ static void gathering_never_holds_a_message_back(void **state)
 	print_message("gathered %llu, missed %llu\n", (unsigned long long)s.gathered, (unsigned long long)s.gather_missed);
 }
 
+/* The pause for writers further from the leader (writer.h) follows commits that keep
+ * crossing a WAN, not one that the leader's disk held up among fast ones. */
+static void only_commits_that_keep_crossing_a_wan_make_a_pause(void **state)
+{
+	const int64_t ms = 1000000;
+	int64_t lan_then_slow[4] = { 1 * ms, 2 * ms, 1 * ms, 35 * ms };
+	int64_t wan[4] = { 41 * ms, 45 * ms, 40 * ms, 43 * ms };
+	int64_t wan_and_a_fast_one[4] = { 41 * ms, 19 * ms, 40 * ms, 43 * ms };
+	int64_t very_slow[4] = { 400 * ms, 300 * ms, 500 * ms, 600 * ms };
+	int64_t first[1] = { 42 * ms };
+
+	(void)state;
+	assert_int_equal(writer_yield_ns(lan_then_slow, 4, 35 * ms), 0);
+	assert_int_equal(writer_yield_ns(wan, 4, 43 * ms), 43 * ms);
+	assert_int_equal(writer_yield_ns(wan_and_a_fast_one, 4, 43 * ms), 0);
+	assert_int_equal(writer_yield_ns(very_slow, 4, 600 * ms), WRITER_YIELD_MAX_NS);
+	assert_int_equal(writer_yield_ns(first, 1, 42 * ms), 42 * ms);
+}
+
 /* Wait until every node of the cluster is a voter (roles are assigned after the nodes join). */
 static void wait_all_voters(void)
 {
@@ -349,6 +368,7 @@ int main(void)
 		cmocka_unit_test(many_producers_share_batches),
 		cmocka_unit_test(idle_writer_indexes_what_it_stored),
 		cmocka_unit_test(gathering_never_holds_a_message_back),
+		cmocka_unit_test(only_commits_that_keep_crossing_a_wan_make_a_pause),
 		cmocka_unit_test(stopped_leader_is_left_for_the_new_one),
 		cmocka_unit_test(no_cluster_no_acknowledgement),
 	};
