@@ -188,7 +188,7 @@ static void fill(struct dq_leader *l, long from, long to, const uint8_t *raw, si
 			fprintf(stderr, "bench_api: batch at %ld not stored (%s); again in 1 s\n", base, err.msg);
 			sleep(1);
 		}
-		/* As a writer does behind what it stores: the full-text index follows every 4,096
+		/* As a writer does behind what it stores: the full-text index follows every 4,000
 		 * messages, so that the searches time searching, not catching up. (A backlog of
 		 * 900,000 indexed by the first search was refused 503 after the store's timeout.) */
 		if ((base / BATCH) % INDEX_EVERY_BATCHES == INDEX_EVERY_BATCHES - 1 || base + (long)k >= to)
