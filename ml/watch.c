@@ -87,8 +87,9 @@ void watch_instance(const char *url, char *out, size_t n)
 	curl_url_cleanup(u);
 }
 
-/* Scrape one target and feed its detector. */
-static void poll_target(struct target *t, int timeout_ms, struct sinks *sinks)
+/* Scrape one target and feed its detector. A window shorter than min_window_ms is not
+ * scored: the next scrape makes it longer (see below). */
+static void poll_target(struct target *t, int timeout_ms, int64_t min_window_ms, struct sinks *sinks)
 {
 	struct buf text = BUF_INIT;
 	struct prom_scrape scrape = { NULL, 0 };
@@ -128,6 +129,11 @@ static void poll_target(struct target *t, int timeout_ms, struct sinks *sinks)
 				return;
 			seconds = (double)(snap.at_ms - t->last.at_ms) / 1000.0;
 		}
+		/* Two scrapes close together (the one before was late) make a window of a few
+		 * counts, where one rejection more or less is a rate of several percent: keep the
+		 * last scrape as the window's start and let the next one close it. */
+		if (seconds * 1000.0 < (double)min_window_ms)
+			return;
 		window_build(&t->last, &snap, seconds, time_wall_ms(), &w);
 		if (detector_feed(&t->detector, &w, &v, &err) != PAT_OK)
 			log_error("detector failed", "instance=%s error=%s", t->instance, err.msg);
@@ -203,7 +209,7 @@ int watch_run(const struct watch_options *o, volatile sig_atomic_t *stop, struct
 		int64_t next = time_mono_ms() + o->interval_ms;
 
 		for (size_t i = 0; i < n && !*stop; i++)
-			poll_target(&targets[i], timeout_ms, &sinks);
+			poll_target(&targets[i], timeout_ms, o->interval_ms / 2, &sinks);
 		while (!*stop && time_mono_ms() < next) {
 			int64_t left = next - time_mono_ms();
 			struct timespec t = { 0, (long)(left < 100 ? left : 100) * 1000000 };
