@@ -47,6 +47,7 @@
 struct front {
 	const char *who;              /* "pat serve" or "pat gateway", for messages */
 	struct smtp_server smtp;
+	struct chaos chaos;
 	struct http_server http;
 	struct writer writer;
 	uv_signal_t sigterm, sigint;
@@ -273,8 +274,9 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 	}
 	in = (struct ingest){ .writer = &f->writer, .tenant = s->smtp.tenant, .domains = &f->domains, .hostname = hostname,
 			      .region = region, .gateway = hostname };
+	chaos_init(&f->chaos, s->smtp.chaos);
 	api = (struct api_context){ .hostname = hostname, .relay_timeout_ms = 30000, .ingest = &in, .http = &f->http,
-				    .version = cli_version(), .started_ms = time_wall_ms() };
+				    .version = cli_version(), .started_ms = time_wall_ms(), .chaos = &f->chaos };
 	{
 		struct http_options o = {
 			.listen = s->http.listen, .tls = f->http_tls, .auth = HTTP_AUTH_NONE,
@@ -303,7 +305,8 @@ static int run_front(struct front *f, const struct pat_settings *s, const char *
 			.command_timeout_ms = s->smtp.command_timeout, .data_timeout_ms = s->smtp.data_timeout,
 			.auth = s->smtp.auth == SMTP_AUTH_ANY ? SMTP_AUTH_MODE_ANY
 				: s->smtp.auth == SMTP_AUTH_USERS ? SMTP_AUTH_MODE_USERS : SMTP_AUTH_MODE_OFF,
-			.users = &f->users, .tls = f->tls, .deliver = ingest_deliver, .deliver_data = &in,
+			.users = &f->users, .tls = f->tls, .chaos = &f->chaos, .deliver = ingest_deliver,
+			.deliver_data = &in,
 		};
 
 		if (smtp_server_start(&f->smtp, loop, &o, &err) != PAT_OK) {

@@ -83,6 +83,8 @@ const struct conf_key settings_keys[] = {
 	  .help = "tenant of messages whose sender did not authenticate and whose recipient domain is not mapped" },
 	{ "smtp", "tenant_domains_file", CONF_PATH, F(smtp.tenant_domains_file), NULL,
 	  .help = "file of \"domain tenant\" lines: mail to a domain belongs to that tenant" },
+	{ "smtp", "chaos", CONF_BOOL, F(smtp.chaos), "false",
+	  .help = "Mailpit's chaos triggers: MAIL, RCPT and AUTH fail at the rates set with PUT /api/v1/chaos" },
 
 	{ "http", "listen", CONF_ADDRESS, F(http.listen), "127.0.0.1:8025", .flags = CONF_F_PORT_ZERO,
 	  .help = "HOST:PORT of the HTTP API, web UI and /metrics (port 0: any free port)" },

@@ -57,6 +57,7 @@ struct pat_settings {
 		struct conf_secret users;       /* "user:password[:tenant]" lines for auth = users */
 		char *tenant;                   /* the listener's tenant */
 		char *tenant_domains_file;      /* "domain tenant" lines */
+		bool chaos;                     /* Mailpit's chaos triggers served and applied */
 	} smtp;
 	struct {
 		char *listen;               /* HTTP listener (API, web UI, metrics) */

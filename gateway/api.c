@@ -494,6 +494,8 @@ const struct http_route api_routes[] = {
 	{ "POST", "/api/v1/send", api__mailpit_send, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v1/info", api__mailpit_info, true, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/v1/webui", api__mailpit_webui, false, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "GET", "/api/v1/chaos", api__mailpit_get_chaos, false, false, NULL, HTTP_EVENTS_NONE, 0 },
+	{ "PUT", "/api/v1/chaos", api__mailpit_set_chaos, false, false, NULL, HTTP_EVENTS_NONE, 0 },
 	{ "GET", "/api/events", NULL, false, false, HTTP_TENANT_QUERY, HTTP_EVENTS_WEBSOCKET, API_EVENTS_MAILPIT },
 	{ "GET", "/view/{file}", api__mailpit_view, true, false, HTTP_TENANT_QUERY, HTTP_EVENTS_NONE, 0 },
 	/* Pat v3 */

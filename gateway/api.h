@@ -21,6 +21,7 @@ struct api_context {
 	struct http_server *http; /* told of deletions, for live events (NULL: not told) */
 	const char *version;    /* Pat's version, for /api/v1/info */
 	int64_t started_ms;     /* wall clock at start, for /api/v1/info's uptime */
+	struct chaos *chaos;    /* Mailpit's chaos triggers (GET/PUT /api/v1/chaos), or NULL */
 };
 
 /* The route table: pass as http_options.routes / n_routes. */

@@ -7,6 +7,7 @@
  * limit that is not a whole number, a date or search Pat cannot read, a body that is not the
  * JSON object the endpoint takes. Successful changes answer "ok" in text/plain, as Mailpit. */
 #include "gateway/api_private.h"
+#include "gateway/chaos.h"
 
 #include <gio/gio.h>
 #include <gmime/gmime.h>
@@ -1200,12 +1201,111 @@ void api__mailpit_info(struct http_call *c, struct dq_leader *l)
  * endpoint, has no SpamAssassin or chaos, and keeps duplicate Message-IDs. */
 void api__mailpit_webui(struct http_call *c, struct dq_leader *l)
 {
+	const struct api_context *app = c->app;
+
 	(void)l;
 	http_reply_json(c, 200, json_pack("{s:s,s:{s:b,s:s,s:s,s:s,s:s,s:s,s:b,s:s},s:b,s:b,s:b,s:b}", "Label", "Pat",
 					  "MessageRelay", "Enabled", 0, "SMTPServer", "", "ReturnPath", "",
 					  "AllowedRecipients", "", "BlockedRecipients", "", "OverrideFrom", "",
 					  "PreserveMessageIDs", 0, "RecipientAllowlist", "", "SpamAssassin", 0,
-					  "ChaosEnabled", 0, "DuplicatesIgnored", 0, "HideDeleteAllButton", 0));
+					  "ChaosEnabled", app->chaos != NULL && app->chaos->enabled, "DuplicatesIgnored", 0,
+					  "HideDeleteAllButton", 0));
+}
+
+/* ---- chaos (gateway/chaos.h) ---- */
+
+/* The triggers, or a 400 when chaos is off. NULL after the 400. */
+static struct chaos *chaos_on(struct http_call *c)
+{
+	const struct api_context *app = c->app;
+
+	if (app->chaos == NULL || !app->chaos->enabled) {
+		http_reply_error(c, 400, "Chaos is not enabled: set [smtp] chaos = true (PAT_SMTP_CHAOS=true) on this gateway");
+		return NULL;
+	}
+	return app->chaos;
+}
+
+static void reply_chaos(struct http_call *c, struct chaos *chaos)
+{
+	struct chaos_setting s[CHAOS__COUNT];
+	json_t *body = json_object();
+
+	chaos_get(chaos, s);
+	for (int t = 0; body != NULL && t < CHAOS__COUNT; t++)
+		json_object_set_new(body, chaos_trigger_name((enum chaos_trigger)t),
+				    json_pack("{s:i,s:i}", "ErrorCode", s[t].code, "Probability", s[t].probability));
+	http_reply_json(c, 200, body);
+}
+
+void api__mailpit_get_chaos(struct http_call *c, struct dq_leader *l)
+{
+	struct chaos *chaos = chaos_on(c);
+
+	(void)l;
+	if (chaos != NULL)
+		reply_chaos(c, chaos);
+}
+
+/* An integer member of a trigger (absent or null: 0, which means the default); false after a
+ * 400. */
+static bool chaos_number(struct http_call *c, json_t *trigger, const char *trigger_name, const char *name, int *out)
+{
+	json_t *v = api__member(trigger, name);
+
+	*out = 0;
+	if (v == NULL || json_is_null(v))
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < -1000000 || json_integer_value(v) > 1000000) {
+		http_reply_error(c, 400, "%s.%s must be an integer", trigger_name, name);
+		return false;
+	}
+	*out = (int)json_integer_value(v);
+	return true;
+}
+
+/* PUT: every trigger at once, as Mailpit: one left out goes back to its default code with
+ * probability 0, and {} turns them all off. */
+void api__mailpit_set_chaos(struct http_call *c, struct dq_leader *l)
+{
+	struct chaos *chaos = chaos_on(c);
+	struct chaos_setting s[CHAOS__COUNT];
+	struct pat_err err;
+	json_t *body;
+
+	(void)l;
+	if (chaos == NULL ||
+	    !body_object(c, false, "{\"Sender\": {\"ErrorCode\": 451, \"Probability\": 10}}", &body))
+		return;
+	for (int t = 0; t < CHAOS__COUNT; t++) {
+		const char *name = chaos_trigger_name((enum chaos_trigger)t);
+		json_t *trigger = api__member(body, name);
+
+		s[t].code = 0;
+		s[t].probability = 0;
+		if (trigger != NULL && !json_is_null(trigger)) {
+			if (!json_is_object(trigger)) {
+				http_reply_error(c, 400, "%s must be an object such as {\"ErrorCode\": 451, \"Probability\": 10}",
+						 name);
+				json_decref(body);
+				return;
+			}
+			if (!chaos_number(c, trigger, name, "ErrorCode", &s[t].code) ||
+			    !chaos_number(c, trigger, name, "Probability", &s[t].probability)) {
+				json_decref(body);
+				return;
+			}
+		}
+		if (s[t].code == 0)
+			s[t].code = chaos_default_code((enum chaos_trigger)t);
+	}
+	json_decref(body);
+	if (chaos_set(chaos, s, &err) != PAT_OK) {
+		log_warn("chaos triggers refused", "error=%s", err.msg);
+		http_reply_error(c, 400, "%s", err.msg);
+		return;
+	}
+	reply_chaos(c, chaos);
 }
 
 /* ---- live events ---- */

@@ -57,6 +57,8 @@ void api__mailpit_delete_tag(struct http_call *c, struct dq_leader *l);
 void api__mailpit_send(struct http_call *c, struct dq_leader *l);
 void api__mailpit_info(struct http_call *c, struct dq_leader *l);
 void api__mailpit_webui(struct http_call *c, struct dq_leader *l);
+void api__mailpit_get_chaos(struct http_call *c, struct dq_leader *l);
+void api__mailpit_set_chaos(struct http_call *c, struct dq_leader *l);
 void api__mailpit_view(struct http_call *c, struct dq_leader *l);
 /* A Mailpit summary event of a new message, or {"Type":"delete"|"truncate"} (render_event). */
 int api__mailpit_event(struct dq_leader *l, const char *tenant, enum http_event_kind kind, const char *id,

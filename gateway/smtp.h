@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "gateway/auth.h"
+#include "gateway/chaos.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 
@@ -60,6 +61,7 @@ struct smtp_options {
 	enum smtp_auth auth;
 	const struct auth_users *users;    /* for SMTP_AUTH_MODE_USERS */
 	SSL_CTX *tls;                      /* STARTTLS is offered when set */
+	struct chaos *chaos;               /* Mailpit's chaos triggers, or NULL */
 	smtp_deliver_fn deliver;
 	void *deliver_data;
 };

@@ -786,6 +786,103 @@ static void info_and_webui(void **state)
 	response_free(&r);
 }
 
+/* ---- chaos ---- */
+
+/* Off unless [smtp] chaos = true: both routes say so, and SMTP is left alone. */
+static void chaos_is_off_by_default(void **state)
+{
+	struct response r;
+
+	(void)state;
+	call("GET", "/api/v1/chaos", NULL, NULL, &r);
+	expect_error(&r, 400);
+	assert_non_null(strstr(jstr(r.json, "error"), "Chaos is not enabled"));
+	response_free(&r);
+	call_error("PUT", "/api/v1/chaos", NULL, "{\"Sender\": {\"ErrorCode\": 451, \"Probability\": 100}}", 400);
+}
+
+/* Mailpit's chaos triggers on a server that enables them: set, read back, applied to MAIL,
+ * RCPT and AUTH with the chosen codes, bad settings refused whole, {} turning all off. */
+static void chaos_triggers_fail_smtp_commands(void **state)
+{
+	static const char *const extra[] = { "--set", "smtp.chaos=true", "--set", "smtp.hostname=pat.test", NULL };
+	static const char *const to_bob[] = { "bob@example.org", NULL };
+	struct ts_serve chaotic;
+	struct smtp_conn c;
+	struct response r;
+	char id[64];
+
+	(void)state;
+	ts_serve_init(&chaotic, true);
+	ts_serve_start(&chaotic, extra);
+	http_client_port(chaotic.http_port);
+
+	call_ok("GET", "/api/v1/chaos", NULL, NULL, &r);
+	assert_int_equal(jint(r.json, "Sender.ErrorCode"), 451);
+	assert_int_equal(jint(r.json, "Sender.Probability"), 0);
+	assert_int_equal(jint(r.json, "Recipient.ErrorCode"), 451);
+	assert_int_equal(jint(r.json, "Authentication.ErrorCode"), 535);
+	response_free(&r);
+	get_ok("/api/v1/webui", &r);
+	assert_true(json_is_true(jget(r.json, "ChaosEnabled")));
+	response_free(&r);
+
+	/* Bad settings: refused, and nothing of them kept. */
+	call_error("PUT", "/api/v1/chaos", NULL, "{\"Sender\": {\"ErrorCode\": 399, \"Probability\": 100}}", 400);
+	call_error("PUT", "/api/v1/chaos", NULL, "{\"Sender\": {\"ErrorCode\": 600}}", 400);
+	call_error("PUT", "/api/v1/chaos", NULL, "{\"Recipient\": {\"Probability\": 101}}", 400);
+	call_error("PUT", "/api/v1/chaos", NULL, "{\"Sender\": {\"Probability\": 100}, \"Recipient\": {\"Probability\": -1}}", 400);
+	call_error("PUT", "/api/v1/chaos", NULL, "{\"Sender\": {\"Probability\": \"all\"}}", 400);
+	call_error("PUT", "/api/v1/chaos", NULL, "{\"Sender\": 100}", 400);
+	call_error("PUT", "/api/v1/chaos", NULL, "[1]", 400);
+	call_error("PUT", "/api/v1/chaos", NULL, "", 400);
+	call_ok("GET", "/api/v1/chaos", NULL, NULL, &r);
+	assert_int_equal(jint(r.json, "Sender.Probability"), 0);
+	response_free(&r);
+	smtp_send_mail(chaotic.smtp_port, "alice@example.com", to_bob, "Subject: calm\r\n\r\nStill accepted.\r\n", id);
+
+	/* Every MAIL FROM fails with 451; the session goes on. */
+	call_ok("PUT", "/api/v1/chaos", NULL, "{\"Sender\": {\"ErrorCode\": 451, \"Probability\": 100}}", &r);
+	assert_int_equal(jint(r.json, "Sender.Probability"), 100);
+	assert_int_equal(jint(r.json, "Recipient.Probability"), 0);
+	response_free(&r);
+	smtp_hello(&c, chaotic.smtp_port);
+	smtp_send(&c, "MAIL FROM:<alice@example.com>\r\n");
+	smtp_expect(&c, "451 4.3.0 Chaos sender error");
+	smtp_send(&c, "NOOP\r\n");
+	smtp_expect(&c, "250");
+	smtp_close(&c);
+
+	/* A trigger left out goes back to its default, off; RCPT fails with 550, AUTH with 535. */
+	call_ok("PUT", "/api/v1/chaos", NULL,
+		"{\"recipient\": {\"ErrorCode\": 550, \"Probability\": 100}, \"Authentication\": {\"Probability\": 100}}", &r);
+	assert_int_equal(jint(r.json, "Sender.Probability"), 0);
+	assert_int_equal(jint(r.json, "Sender.ErrorCode"), 451);
+	assert_int_equal(jint(r.json, "Recipient.ErrorCode"), 550);
+	response_free(&r);
+	smtp_hello(&c, chaotic.smtp_port);
+	smtp_send(&c, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+	smtp_expect(&c, "535 5.7.0 Chaos authentication error");
+	smtp_send(&c, "MAIL FROM:<alice@example.com>\r\n");
+	smtp_expect(&c, "250");
+	smtp_send(&c, "RCPT TO:<bob@example.org>\r\n");
+	smtp_expect(&c, "550 5.3.0 Chaos recipient error");
+	smtp_send(&c, "DATA\r\n");
+	smtp_expect(&c, "503");
+	smtp_close(&c);
+
+	/* {} turns everything off again. */
+	call_ok("PUT", "/api/v1/chaos", NULL, "{}", &r);
+	assert_int_equal(jint(r.json, "Recipient.Probability"), 0);
+	assert_int_equal(jint(r.json, "Recipient.ErrorCode"), 451);
+	assert_int_equal(jint(r.json, "Authentication.Probability"), 0);
+	response_free(&r);
+	smtp_send_mail(chaotic.smtp_port, "alice@example.com", to_bob, "Subject: calm again\r\n\r\nAccepted.\r\n", id);
+
+	http_client_port(serve.http_port);
+	ts_serve_close(&chaotic);
+}
+
 /* ---- Pat's API v3 ---- */
 
 static void v3_cursor_paging_and_search(void **state)
@@ -1016,6 +1113,8 @@ int main(void)
 		cmocka_unit_test(deletes),
 		cmocka_unit_test(tenant_isolation),
 		cmocka_unit_test(info_and_webui),
+		cmocka_unit_test(chaos_is_off_by_default),
+		cmocka_unit_test(chaos_triggers_fail_smtp_commands),
 		cmocka_unit_test(v3_cursor_paging_and_search),
 		cmocka_unit_test(v3_messages_and_parts),
 		cmocka_unit_test(live_events),
