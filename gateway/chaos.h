@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "lib/err.h"
 
@@ -31,6 +32,9 @@ void chaos_init(struct chaos *c, bool enabled);
 const char *chaos_trigger_name(enum chaos_trigger t);
 /* The default code of a trigger. */
 int chaos_default_code(enum chaos_trigger t);
+/* The reply to a command the trigger refuses with code, as Mailpit words it, with an
+ * enhanced status code of the reply's class: "451 4.3.0 Chaos sender error". */
+void chaos_reply_text(enum chaos_trigger t, int code, char *out, size_t n);
 /* Set every trigger at once; nothing changes when one is out of range (PAT_EINVAL, naming it). */
 int chaos_set(struct chaos *c, const struct chaos_setting s[CHAOS__COUNT], struct pat_err *err);
 void chaos_get(struct chaos *c, struct chaos_setting s[CHAOS__COUNT]);

@@ -150,17 +150,18 @@ static void reply(struct smtp_session *se, const char *fmt, ...)
 
 /* ---- session lifecycle ---- */
 
-/* A chaos trigger that fires (gateway/chaos.h) refuses the command as Mailpit does ("<code>
- * Chaos sender error"), with an enhanced status code of the reply's class. true when it fired. */
-static bool chaos_refuses(struct smtp_session *se, enum chaos_trigger t, const char *detail)
+/* A chaos trigger that fires (gateway/chaos.h) refuses the command as Mailpit does. true when
+ * it fired. */
+static bool chaos_refuses(struct smtp_session *se, enum chaos_trigger t)
 {
 	int code = chaos_roll(se->s->o.chaos, t);
+	char text[64];
 
 	if (code == 0)
 		return false;
 	log_info("smtp chaos", "peer=%s trigger=%s code=%d", se->peer, chaos_trigger_name(t), code);
-	reply(se, "%d %d.%s Chaos %s error", code, code / 100, detail,
-	      t == CHAOS_SENDER ? "sender" : t == CHAOS_RECIPIENT ? "recipient" : "authentication");
+	chaos_reply_text(t, code, text, sizeof text);
+	reply(se, "%s", text);
 	return true;
 }
 
@@ -341,7 +342,7 @@ static void cmd_mail(struct smtp_session *se, const char *arg)
 			return;
 		}
 	}
-	if (chaos_refuses(se, CHAOS_SENDER, "3.0"))
+	if (chaos_refuses(se, CHAOS_SENDER))
 		return;
 	reset_transaction(se);
 	buf_append_str(&se->mail_from, path);
@@ -371,7 +372,7 @@ static void cmd_rcpt(struct smtp_session *se, const char *arg)
 		reply(se, "452 4.5.3 Too many recipients (at most %u)", se->s->o.max_recipients);
 		return;
 	}
-	if (chaos_refuses(se, CHAOS_RECIPIENT, "3.0"))
+	if (chaos_refuses(se, CHAOS_RECIPIENT))
 		return;
 	if (se->n_rcpt > 0)
 		buf_append_char(&se->rcpt_to, ',');
@@ -549,7 +550,7 @@ static void cmd_auth(struct smtp_session *se, const char *arg)
 		reply(se, "501 5.5.4 Syntax: AUTH mechanism");
 		return;
 	}
-	if (chaos_refuses(se, CHAOS_AUTHENTICATION, "7.0"))
+	if (chaos_refuses(se, CHAOS_AUTHENTICATION))
 		return;
 	memcpy(mech, arg, len);
 	mech[len] = '\0';
