@@ -487,8 +487,11 @@ static void serve_alerts_on_a_real_traffic_spike(void **state)
 	calm_pid = tu_spawn(calm, NULL, "/dev/null");
 	sleep(12); /* about 48 windows of a steady 40 messages a second */
 	list = alerts();
-	if (find_alert(list, "traffic_spike", instance) != NULL || find_alert(list, "traffic_drop", instance) != NULL)
-		fail_msg("the calm flow raised an alert");
+	if (find_alert(list, "traffic_spike", instance) != NULL || find_alert(list, "traffic_drop", instance) != NULL) {
+		char *log = tu_read_file(log_path, NULL);
+
+		fail_msg("the calm flow raised an alert; pat serve said:\n%s", log ? log : "");
+	}
 	json_decref(list);
 	list = NULL;
 	tu_run(&p, burst, NULL, NULL);
